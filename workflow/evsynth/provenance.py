@@ -1,0 +1,95 @@
+"""Provenance checks: a recorded number must appear in its quote, a quote in its source file.
+
+Scraped sources print numbers in many ways; :func:`numbers_in` reads them all so that the check
+is strict about the value but tolerant of formatting:
+
+- ``1:640`` gives 1 and 640; ``8/10`` gives 8 and 10; ``1:80–160`` gives 1, 80 and 160;
+- ``100 × 106`` and ``100 × 10^6`` give 100, 106/6 and also the product 1e8;
+- ``−1.05`` (Unicode minus) gives 1.05 (signs are compared without regard to the minus sign, since
+  quotes often carry the sign in a header: "change −2.1");
+- ``1,234`` gives 1234; ``53.3%`` gives 53.3; number words ``one`` ... ``twenty`` give 1 ... 20.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+NUMBER_WORDS = {
+    "zero": 0, "no": 0, "none": 0, "one": 1, "single": 1, "two": 2, "twice": 2, "both": 2, "three": 3,
+    "thrice": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "half": 0.5,
+}
+_NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?!\d)|\d*\.\d+|\d+)")
+_POW = re.compile(
+    r"(\d*\.?\d+)\s*[×xX*]\s*10\s*(?:\^|\(|\s)?\s*(\d{1,2})\)?(?!\d)"
+    r"|(\d*\.?\d+)\s*[×xX*]\s*10([5-9]|1[0-2])(?!\d)"
+)
+_WORD = re.compile(r"[A-Za-z]+")
+_MARKUP = re.compile(r"\*\*|`")
+_WS = re.compile(r"\s+")
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\])\s*")
+
+
+def normalize_text(text: str) -> str:
+    """Collapse white space, drop Markdown emphasis and unify dashes and minus signs."""
+    text = _MARKUP.sub("", str(text))
+    text = text.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-")
+    text = text.replace("\u00a0", " ").replace("\u2009", " ").replace("\u202f", " ")
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return _WS.sub(" ", text).strip()
+
+
+def numbers_in(quote: str) -> set[float]:
+    """Every number a reader could take from ``quote`` (see the module docstring)."""
+    text = normalize_text(quote)
+    found: set[float] = set()
+    for match in _NUM.finditer(text):
+        found.add(float(match.group(1).replace(",", "")))
+    for m in _POW.finditer(text):
+        mantissa, power = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        found.add(float(mantissa) * 10 ** int(power))
+    for word in _WORD.findall(text.lower()):
+        if word in NUMBER_WORDS:
+            found.add(float(NUMBER_WORDS[word]))
+    return found
+
+
+def value_in_quote(value: float, quote: str) -> bool:
+    """True when ``value`` (or its absolute value) is one of :func:`numbers_in` ``quote``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    target = abs(float(value))
+    return any(math.isclose(target, n, rel_tol=1e-9, abs_tol=1e-12) for n in numbers_in(quote))
+
+
+def word_count(quote: str) -> int:
+    """Words in a quote, as a reader counts them (white-space separated)."""
+    return len(normalize_text(quote).split())
+
+
+@lru_cache(maxsize=64)
+def _normalized_file(path: str) -> str:
+    return normalize_text(Path(path).read_text(encoding="utf-8"))
+
+
+def quote_in_file(quote: str, path: str | Path) -> bool:
+    """True when ``quote`` appears in the file, white space normalized.
+
+    An elision (``...``, ``…``) splits the quote into parts that must appear in order.
+    """
+    haystack = _normalized_file(str(path))
+    parts = [p for p in _ELLIPSIS.split(normalize_text(quote)) if p.strip()]
+    if not parts:
+        return False
+    position = 0
+    for part in parts:
+        part = part.strip().strip('"').strip()
+        found = haystack.find(part, position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True

@@ -1,0 +1,407 @@
+"""Load and validate study records (``resources/studies/<id>/``).
+
+The format is documented in ``resources/README.md``; the machine-readable schemas are in
+``workflow/schemas/``. :func:`load_records` reads every study, checks it and either returns a
+:class:`Records` or raises :class:`RecordValidationError` holding *all* the problems found, each of
+which names the file, line, column, value and what was expected.
+
+Command line: ``python -m evsynth.records check resources/studies[/<id>] [--sources DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import provenance
+from .vocabulary import Vocabulary, load_vocabulary, unknown_message
+
+TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointerventions")
+MAX_QUOTE_WORDS = 40
+TIMEPOINT = re.compile(r"^(baseline|post|\d+(\.\d+)?(-\d+(\.\d+)?)? (days|weeks|months|years))$")
+SPECIAL_GROUPS = {"all", "pooled"}
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = PACKAGE_ROOT / "workflow" / "schemas"
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """One problem in one place: ``file, line N, column C: 'value' <problem>``."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: object
+    expected: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column:
+            where.append(f"column {self.column}")
+        shown = "" if self.value is None or self.value == "" else f"'{self.value}' "
+        return f"{', '.join(where)}: {shown}{self.expected}"
+
+
+class RecordValidationError(ValueError):
+    """Raised with every :class:`RecordError` found, so a curator fixes them in one pass."""
+
+    def __init__(self, errors: list[RecordError]):
+        self.errors = list(errors)
+        lines = [str(e) for e in self.errors]
+        super().__init__(f"{len(lines)} problem(s) in the study records:\n" + "\n".join(lines))
+
+
+@dataclass
+class Records:
+    """Validated records: ``studies`` maps id -> study.yaml; ``tables`` maps name -> long frame.
+
+    Every table frame has the CSV columns plus ``study``, ``file`` and ``line`` (the 1-based physical
+    line of the row in its CSV, the header being line 1). Numeric columns are floats, empty cells NaN.
+    """
+
+    studies: dict[str, dict]
+    tables: dict[str, pd.DataFrame]
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def study_table(self) -> pd.DataFrame:
+        """One row per study with its identity and design."""
+        rows = []
+        for sid, s in sorted(self.studies.items()):
+            rows.append({
+                "study": sid, "citation": s.get("citation"), "year": s.get("year"),
+                "design": s.get("design"), "population": s.get("population"),
+                "conditions": ";".join(s.get("conditions", [])), "level": s.get("level"),
+                "doi": s.get("doi"), "pmid": None if s.get("pmid") is None else str(s.get("pmid")),
+            })
+        return pd.DataFrame(rows)
+
+
+def _load_schema(name: str, schema_dir: Path) -> dict:
+    return yaml.safe_load((schema_dir / f"{name}.schema.yaml").read_text(encoding="utf-8"))
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def read_csv_with_lines(path: Path) -> tuple[list[str], pd.DataFrame]:
+    """Read a CSV as strings, adding ``line``: the physical line on which each row starts."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        rows, lines = [], []
+        start = reader.line_num + 1
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    header = [h.strip() for h in header]
+    width = len(header)
+    fixed = [(r + [""] * width)[:width] if len(r) <= width else r for r in rows]
+    frame = pd.DataFrame([r[:width] for r in fixed], columns=header, dtype=object)
+    frame["line"] = lines
+    frame.attrs["overlong"] = [(ln, len(r)) for ln, r in zip(lines, rows) if len(r) > width]
+    return header, frame
+
+
+class _Checker:
+    """Collects errors while checking one corpus."""
+
+    def __init__(self, vocab: Vocabulary, sources_dir: Path | None, root: Path | None, schema_dir: Path):
+        self.vocab = vocab
+        self.sources_dir = sources_dir
+        self.root = root
+        self.schema_dir = schema_dir
+        self.errors: list[RecordError] = []
+        self.study_schema = _load_schema("study", schema_dir)
+        self.table_schemas = {t: _load_schema(t, schema_dir) for t in TABLES}
+
+    def error(self, file: str, line, column, value, expected: str) -> None:
+        self.errors.append(RecordError(file, line, column, value, expected))
+
+    # -- study.yaml -------------------------------------------------------------------------
+    def check_study(self, folder: Path) -> dict | None:
+        path = folder / "study.yaml"
+        rel = _relative(path, self.root)
+        if not path.exists():
+            self.error(_relative(folder, self.root), None, None, None, "study.yaml is missing (it is required)")
+            return None
+        try:
+            study = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            self.error(rel, mark.line + 1 if mark else None, None, None, f"is not valid YAML: {exc}")
+            return None
+        if not isinstance(study, dict):
+            self.error(rel, None, None, None, "must be a YAML mapping of keys to values")
+            return None
+        validator = jsonschema.Draft202012Validator(self.study_schema)
+        for err in sorted(validator.iter_errors(study), key=lambda e: list(e.absolute_path)):
+            key = ".".join(str(p) for p in err.absolute_path) or None
+            value = err.instance if not isinstance(err.instance, (dict, list)) else None
+            self.error(rel, None, key, value, err.message)
+        if study.get("id") != folder.name:
+            self.error(rel, None, "id", study.get("id"), f"must equal the folder name '{folder.name}'")
+        for key, kind in (("design", "design"), ("population", "population"), ("level", "level")):
+            if isinstance(study.get(key), str) and not self.vocab.is_known(kind, study[key]):
+                self.error(rel, None, key, study[key], self.vocab.unknown_term_message(kind, study[key]))
+        for cond in study.get("conditions") or []:
+            if not self.vocab.is_known("condition", str(cond)):
+                self.error(rel, None, "conditions", cond, self.vocab.unknown_term_message("condition", str(cond)))
+        for skey, src in (study.get("sources") or {}).items():
+            if not isinstance(src, dict):
+                continue
+            if isinstance(src.get("kind"), str) and not self.vocab.is_known("source_kind", src["kind"]):
+                self.error(rel, None, f"sources.{skey}.kind", src["kind"],
+                           self.vocab.unknown_term_message("source_kind", src["kind"]))
+            if self.sources_dir is not None and isinstance(src.get("file"), str):
+                if not (self.sources_dir / src["file"]).is_file():
+                    self.error(rel, None, f"sources.{skey}.file", src["file"],
+                               f"is not a file in the sources folder {self.sources_dir}")
+        for fact, entry in (study.get("appraisal") or {}).items():
+            if isinstance(entry, dict) and entry.get("quote"):
+                self.check_quote(rel, None, f"appraisal.{fact}.quote", entry.get("source"), entry["quote"], study)
+        return study
+
+    # -- provenance ---------------------------------------------------------------------------
+    def check_quote(self, rel: str, line, column: str, source_key, quote: str, study: dict) -> None:
+        sources = study.get("sources") or {}
+        if not isinstance(source_key, str) or source_key not in sources:
+            known = sorted(sources)
+            self.error(rel, line, "source", source_key, unknown_message("source key of study.yaml", source_key, known))
+            return
+        words = provenance.word_count(quote)
+        if words > MAX_QUOTE_WORDS:
+            self.error(rel, line, column, _clip(quote), f"is {words} words long; a quote has at most {MAX_QUOTE_WORDS}")
+        src_file = sources[source_key].get("file") if isinstance(sources[source_key], dict) else None
+        if self.sources_dir is not None and src_file and (self.sources_dir / src_file).is_file():
+            if not provenance.quote_in_file(quote, self.sources_dir / src_file):
+                self.error(rel, line, column, _clip(quote),
+                           f"does not appear verbatim in {src_file} (white space normalized)")
+
+    # -- tables -------------------------------------------------------------------------------
+    def check_table(self, folder: Path, table: str, study: dict) -> pd.DataFrame | None:
+        path = folder / f"{table}.csv"
+        if not path.exists():
+            return None
+        rel = _relative(path, self.root)
+        schema = self.table_schemas[table]
+        props = schema["properties"]
+        try:
+            header, frame = read_csv_with_lines(path)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            self.error(rel, None, None, None, f"cannot be read as UTF-8 CSV: {exc}")
+            return None
+        for ln, width in frame.attrs.get("overlong", []):
+            self.error(rel, ln, None, None, f"has {width} cells but the header has {len(header)} columns")
+        for col in header:
+            if col not in props:
+                self.error(rel, 1, col, col, unknown_message(f"column of {table}.csv", col, list(props)))
+        for col in schema.get("required", []):
+            if col not in header:
+                self.error(rel, 1, col, None, f"required column '{col}' is missing from the header")
+        frame = frame.drop(columns=[c for c in frame.columns if c not in props and c != "line"])
+        for col in props:
+            if col not in frame.columns:
+                frame[col] = ""
+        frame = frame.map(lambda v: v.strip() if isinstance(v, str) else v)
+        frame.insert(0, "study", study.get("id", folder.name))
+        frame.insert(1, "file", rel)
+        self._check_cells(rel, table, frame, props, schema.get("required", []), study)
+        return frame
+
+    def _check_cells(self, rel: str, table: str, frame: pd.DataFrame, props: dict, required: list, study: dict):
+        lines = frame["line"].to_numpy()
+        for col, spec in props.items():
+            values = frame[col].astype(str)
+            empty = values.eq("")
+            if col in required:
+                for ln in lines[empty.to_numpy()]:
+                    self.error(rel, int(ln), col, None, f"is empty; '{col}' is required")
+            kind = spec.get("type")
+            if kind in ("number", "integer"):
+                numeric = pd.to_numeric(values.where(~empty), errors="coerce")
+                bad = ~empty & numeric.isna()
+                for ln, v in zip(lines[bad.to_numpy()], values[bad]):
+                    self.error(rel, int(ln), col, v, f"is not a number ({spec.get('description', col)})")
+                if kind == "integer":
+                    frac = ~empty & numeric.notna() & (numeric != np.floor(numeric))
+                    for ln, v in zip(lines[frac.to_numpy()], values[frac]):
+                        self.error(rel, int(ln), col, v, "must be a whole number")
+                if "minimum" in spec:
+                    low = numeric.notna() & (numeric < spec["minimum"])
+                    for ln, v in zip(lines[low.to_numpy()], values[low]):
+                        self.error(rel, int(ln), col, v, f"must be at least {spec['minimum']}")
+                frame[col] = numeric.astype(float)
+            vocab_kind = spec.get("x-vocabulary")
+            if vocab_kind:
+                for ln, v in zip(lines, values):
+                    if v and not self.vocab.is_known(vocab_kind, v):
+                        self.error(rel, int(ln), col, v, self.vocab.unknown_term_message(vocab_kind, v))
+            if spec.get("x-timepoint"):
+                for ln, v in zip(lines, values):
+                    if v and not TIMEPOINT.match(v):
+                        self.error(rel, int(ln), col, v,
+                                   "is not a timepoint: use baseline, post, or '<n> <days|weeks|months|years>' "
+                                   "(a range as '<a>-<b> <unit>')")
+        self._check_groups(rel, frame, study)
+        self._check_provenance(rel, table, frame, props, study)
+        if table == "outcomes":
+            self._check_units(rel, frame)
+        if table == "interventions":
+            self._check_interventions(rel, frame)
+
+    def _check_groups(self, rel: str, frame: pd.DataFrame, study: dict) -> None:
+        if study.get("level") != "individual":
+            return
+        for ln, g in zip(frame["line"], frame["group"].astype(str)):
+            if g and g not in SPECIAL_GROUPS and not re.fullmatch(r"P\d+", g):
+                self.error(rel, int(ln), "group", g,
+                           "must be a patient id like P1 (level: individual), or 'all'")
+
+    def _check_provenance(self, rel: str, table: str, frame: pd.DataFrame, props: dict, study: dict) -> None:
+        numeric_cols = [c for c, s in props.items() if s.get("type") in ("number", "integer")
+                        and c not in ("seq",)]
+        for row in frame.itertuples(index=False):
+            d = row._asdict()
+            quote = d.get("quote") or ""
+            if not quote:
+                continue  # already reported as missing
+            self.check_quote(rel, d["line"], "quote", d.get("source"), quote, study)
+            for col in numeric_cols:
+                value = d.get(col)
+                if value is None or (isinstance(value, float) and np.isnan(value)) or isinstance(value, str):
+                    continue
+                if col in ("n", "n_at_risk") and value == 1 and re.fullmatch(r"P\d+", str(d.get("group"))):
+                    continue  # one patient is one patient: structural, not a reported number
+                if not provenance.value_in_quote(value, quote):
+                    self.error(rel, d["line"], col, _fmt(value), f"does not appear in its quote \"{_clip(quote)}\"")
+            for col, spec in props.items():
+                if spec.get("x-in-quote") and d.get(col):
+                    if provenance.normalize_text(d[col]) not in provenance.normalize_text(quote):
+                        self.error(rel, d["line"], col, d[col], "must appear exactly as written in its quote")
+
+    def _check_units(self, rel: str, frame: pd.DataFrame) -> None:
+        for ln, measure, unit in zip(frame["line"], frame["measure"].astype(str), frame["unit"].astype(str)):
+            if not measure or not unit or not self.vocab.is_known("measure", measure):
+                continue
+            allowed = self.vocab.units_of(measure)
+            if unit not in allowed:
+                self.error(rel, int(ln), "unit", unit,
+                           unknown_message(f"unit of {measure}", unit, allowed))
+
+    def _check_interventions(self, rel: str, frame: pd.DataFrame) -> None:
+        summary = frame["seq"].isna()
+        for ln in frame.loc[summary & frame["count"].isna(), "line"]:
+            self.error(rel, int(ln), "count", None,
+                       "is empty; a summary row (no seq) must say how many administrations it stands for")
+        dup = frame.loc[~summary].duplicated(subset=["group", "seq", "source"], keep=False)
+        for ln, g, s in frame.loc[~summary].loc[dup, ["line", "group", "seq"]].itertuples(index=False):
+            self.error(rel, int(ln), "seq", _fmt(s), f"is used twice for group {g} in the same source")
+
+
+def _fmt(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def study_folders(studies_dir: str | Path) -> list[Path]:
+    """Study folders under ``studies_dir`` (or the folder itself when it holds a study.yaml)."""
+    studies_dir = Path(studies_dir)
+    if not studies_dir.is_dir():
+        return []
+    if (studies_dir / "study.yaml").exists():
+        return [studies_dir]
+    return sorted(p for p in studies_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def load_records(
+    studies_dir: str | Path,
+    vocabulary_dir: str | Path | None = None,
+    sources_dir: str | Path | None = None,
+    root: str | Path | None = None,
+    schema_dir: str | Path | None = None,
+) -> Records:
+    """Read and validate every study under ``studies_dir``.
+
+    ``sources_dir`` is where the source files named in ``study.yaml`` live (``../shared/sources``);
+    when given, every quote must appear in its file. ``root`` makes file names in messages and in
+    the ``file`` column relative (the repository root). Raises :class:`RecordValidationError`.
+    """
+    root = Path(root) if root is not None else PACKAGE_ROOT
+    vocab = load_vocabulary(vocabulary_dir or PACKAGE_ROOT / "resources" / "vocabulary")
+    checker = _Checker(vocab, Path(sources_dir) if sources_dir else None, root, Path(schema_dir or SCHEMA_DIR))
+    studies: dict[str, dict] = {}
+    parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
+    folders = study_folders(studies_dir)
+    if not folders:
+        checker.error(str(studies_dir), None, None, None, "is not a folder holding study folders")
+    for folder in folders:
+        study = checker.check_study(folder)
+        if study is None:
+            continue
+        studies[folder.name] = study
+        for table in TABLES:
+            frame = checker.check_table(folder, table, study)
+            if frame is not None:
+                parts[table].append(frame)
+    if checker.errors:
+        raise RecordValidationError(checker.errors)
+    tables = {}
+    for table in TABLES:
+        cols = ["study", "file", "line", *checker.table_schemas[table]["properties"]]
+        frame = pd.concat(parts[table], ignore_index=True) if parts[table] else pd.DataFrame(columns=cols)
+        frame = frame[cols]
+        tables[table] = frame.sort_values(["study", "line"], kind="stable").reset_index(drop=True)
+    ledger = pd.concat(
+        [t[["study", "file", "line"]] for t in tables.values()], ignore_index=True
+    ).assign(status="accepted", reason="validated: schema, vocabulary, number in quote, quote in source")
+    return Records(studies=studies, tables=tables, ledger=ledger)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evsynth.records", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate study folders and print every problem")
+    check.add_argument("path", nargs="?", default="resources/studies")
+    check.add_argument("--sources", default=str(PACKAGE_ROOT.parent / "shared" / "sources"))
+    check.add_argument("--vocabulary", default=str(PACKAGE_ROOT / "resources" / "vocabulary"))
+    args = parser.parse_args(argv)
+    sources = Path(args.sources)
+    if not sources.is_dir():
+        print(f"warning: sources folder {sources} not found; quotes are not checked against source files",
+              file=sys.stderr)
+        sources = None
+    try:
+        records = load_records(args.path, args.vocabulary, sources, root=Path.cwd())
+    except RecordValidationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    counts = {t: len(f) for t, f in records.tables.items()}
+    print(f"ok: {len(records.studies)} stud{'y' if len(records.studies) == 1 else 'ies'}; rows: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
