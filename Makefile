@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine (Python 3.11+ and the package index):
+#   make results   create .venv if missing, run the whole pipeline and build the HTML report
+#   make test      create .venv if missing, run the whole test suite
+# Pass Snakemake options with ARGS, e.g. make results ARGS="--configfile other.yaml".
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+ARGS ?=
+
+.PHONY: results test bench lint report clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+results: $(BIN)/.installed
+	$(BIN)/snakemake --cores $(CORES) $(ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m evsynth.bench engine results/benchmarks/engine.json
+	$(BIN)/python -m evsynth.bench_harmonize results/benchmarks/harmonize.json
+
+clean:
+	rm -rf results logs .snakemake

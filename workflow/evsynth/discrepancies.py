@@ -1,0 +1,247 @@
+"""Where the sources disagree: the same quantity recorded twice with different values, and derived
+facts that do not add up with reported ones.
+
+Every disagreement is a row of ``results/tables/discrepancies.csv`` with both values side by side,
+each with its source and the record row it comes from. Nothing is overwritten or averaged away.
+
+Checks (each a function returning rows with :data:`COLUMNS`):
+
+- :func:`repeated_values`: the same quantity of the same group at the same timepoint, recorded in two
+  rows with different values (text vs table, abstract vs table, paper vs registry, primary vs secondary).
+  An outcome at ``post`` (time not stated) is compared with every post-baseline value of the same group,
+  measure and statistic from another source, and reported when it matches none of them.
+- :func:`route_count_conflicts`: administrations counted by route vs a summary row's count ("IV ×3").
+- :func:`age_followup_conflicts`: age at follow-up minus age at MSC vs the recorded follow-up time.
+- Dose checks that need the dose parser live in :mod:`evsynth.harmonize`'s callers and use the same
+  columns (implied weights, per-kg dose vs total and weight).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = [
+    "study", "group", "quantity", "timepoint", "value_a", "source_a", "record_a",
+    "value_b", "source_b", "record_b", "kind", "note",
+]
+
+PARTICIPANT_QUANTITIES = [
+    "n", "condition", "subtype", "sex", "n_female", "n_male", "age_onset_years", "age_at_msc_years",
+    "age_followup_years", "age_mean_years", "age_sd_years", "age_median_years", "age_min_years",
+    "age_max_years", "weight_kg", "disease_duration_years", "followup",
+]
+ADVERSE_QUANTITIES = ["n_patients", "n_events", "n_at_risk"]
+MONTHS_PER = {"days": 12 / 365.25, "weeks": 12 * 7 / 365.25, "months": 1.0, "years": 12.0}
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:g}"
+    return str(value)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (float, int, np.number)) and isinstance(b, (float, int, np.number)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return str(a).strip().lower() == str(b).strip().lower()
+
+
+def source_kind(studies: dict, study: str, source: str) -> str:
+    """The ``kind`` of a source key of a study (``text``, ``table``, ``secondary``...)."""
+    src = (studies.get(study, {}).get("sources") or {}).get(source) or {}
+    return str(src.get("kind", "unknown"))
+
+
+def pair_kind(kind_a: str, kind_b: str) -> str:
+    """Name a disagreement by the kinds of its two sources."""
+    if "secondary" in (kind_a, kind_b) and kind_a != kind_b:
+        return "primary_vs_secondary"
+    if "registry" in (kind_a, kind_b) and kind_a != kind_b:
+        return "paper_vs_registry"
+    if kind_a == kind_b:
+        return f"within_{kind_a}"
+    return "_vs_".join(sorted((kind_a, kind_b)))
+
+
+def _record(row) -> str:
+    return f"{row['file']}:{int(row['line'])}"
+
+
+def _facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All recorded values as long rows: study, group, quantity, timepoint, value, source, file, line."""
+    parts = []
+    p = tables.get("participants")
+    if p is not None and len(p):
+        cols = [c for c in PARTICIPANT_QUANTITIES if c in p.columns]
+        long = p.melt(id_vars=["study", "group", "source", "file", "line"], value_vars=cols,
+                      var_name="quantity", value_name="value")
+        parts.append(long.assign(timepoint=""))
+    o = tables.get("outcomes")
+    if o is not None and len(o):
+        metric = o["metric"].replace("", "level").fillna("level")
+        comparator = o["comparator"].fillna("").astype(str)
+        quantity = (o["measure"] + " " + metric + " " + o["stat"] + " (" + o["unit"] + ")"
+                    + np.where(comparator != "", " vs " + comparator, ""))
+        parts.append(o.assign(quantity=quantity)[
+            ["study", "group", "quantity", "timepoint", "value", "source", "file", "line"]])
+    a = tables.get("adverse_events")
+    if a is not None and len(a):
+        long = a.melt(id_vars=["study", "group", "event", "serious", "timepoint", "source", "file", "line"],
+                      value_vars=ADVERSE_QUANTITIES, var_name="stat", value_name="value")
+        long["quantity"] = long["event"] + " (serious: " + long["serious"] + ") " + long["stat"]
+        parts.append(long[["study", "group", "quantity", "timepoint", "value", "source", "file", "line"]])
+    if not parts:
+        return pd.DataFrame(columns=["study", "group", "quantity", "timepoint", "value", "source", "file", "line"])
+    facts = pd.concat(parts, ignore_index=True)
+    facts["timepoint"] = facts["timepoint"].fillna("").astype(str)
+    empty = facts["value"].isna() | facts["value"].astype(str).str.strip().eq("")
+    return facts.loc[~empty].reset_index(drop=True)
+
+
+def _row(study, group, quantity, timepoint, a, b, studies, note="") -> dict:
+    ka, kb = source_kind(studies, study, a["source"]), source_kind(studies, study, b["source"])
+    return {
+        "study": study, "group": group, "quantity": quantity, "timepoint": timepoint,
+        "value_a": _fmt(a["value"]), "source_a": a["source"], "record_a": _record(a),
+        "value_b": _fmt(b["value"]), "source_b": b["source"], "record_b": _record(b),
+        "kind": pair_kind(ka, kb), "note": note,
+    }
+
+
+def repeated_values(tables: dict[str, pd.DataFrame], studies: dict) -> pd.DataFrame:
+    """The same quantity of the same group recorded with different values (see module docstring)."""
+    facts = _facts(tables)
+    rows = []
+    timed = facts.loc[facts["timepoint"] != "post"]
+    for (study, group, quantity, timepoint), g in timed.groupby(
+        ["study", "group", "quantity", "timepoint"], sort=True
+    ):
+        if len(g) < 2:
+            continue
+        records = g.sort_values("line").to_dict("records")
+        first = records[0]
+        seen = [first]
+        for other in records[1:]:
+            if any(_same(other["value"], s["value"]) for s in seen):
+                continue
+            rows.append(_row(study, group, quantity, timepoint, first, other, studies))
+            seen.append(other)
+    post = facts.loc[facts["timepoint"] == "post"]
+    later = facts.loc[~facts["timepoint"].isin(["", "baseline", "post"])]
+    for rec in post.sort_values(["study", "line"]).to_dict("records"):
+        same = (post["study"] == rec["study"]) & (post["group"] == rec["group"]) & (post["quantity"] == rec["quantity"])
+        cands = pd.concat([
+            later.loc[(later["study"] == rec["study"]) & (later["group"] == rec["group"])
+                      & (later["quantity"] == rec["quantity"])],
+            post.loc[same & (post["line"] > rec["line"]) & (post["file"] == rec["file"])],
+        ])
+        cands = cands.loc[cands["source"] != rec["source"]]
+        if cands.empty or any(_same(rec["value"], v) for v in cands["value"]):
+            continue
+        for cand in cands.sort_values("line").to_dict("records"):
+            note = ("post-treatment value whose time is not stated, compared with the timed value "
+                    f"at {cand['timepoint']}" if cand["timepoint"] != "post" else "")
+            rows.append(_row(rec["study"], rec["group"], rec["quantity"], "post", rec, cand, studies, note))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def route_count_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.DataFrame:
+    """Administrations counted per group and route vs the count a summary row reports."""
+    if interventions is None or interventions.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    iv = interventions.copy()
+    iv["route"] = iv["route"].fillna("").astype(str)
+    admin = iv.loc[iv["seq"].notna()]
+    summary = iv.loc[iv["seq"].isna() & iv["count"].notna()]
+    rows = []
+    for (study, group), s in summary.groupby(["study", "group"], sort=True):
+        given = admin.loc[(admin["study"] == study) & (admin["group"] == group)]
+        if given.empty:
+            continue
+        for source, s_src in s.groupby("source", sort=True):
+            reported = s_src.groupby("route")["count"].sum()
+            counted = given.loc[given["source"] != source].groupby("route").size()
+            if counted.empty:
+                continue
+            first_admin = given.loc[given["source"] != source].sort_values("line").iloc[0]
+            for route in sorted(set(reported.index) | set(counted.index)):
+                r, c = float(reported.get(route, 0)), float(counted.get(route, 0))
+                if r == c:
+                    continue
+                summary_row = s_src.loc[s_src["route"] == route]
+                srow = (summary_row.iloc[0] if len(summary_row) else s_src.iloc[0])
+                a_rows = given.loc[(given["source"] != source) & (given["route"] == route)]
+                arow = a_rows.sort_values("line").iloc[0] if len(a_rows) else first_admin
+                note = (f"{int(c)} administration(s) by {route} recorded one by one "
+                        f"({', '.join(sorted(set(given.loc[given['route'] == route, 'source'])) or '-')}) "
+                        f"vs {int(r)} in the summary ({source})")
+                rows.append({
+                    "study": study, "group": group, "quantity": f"administrations by route {route}",
+                    "timepoint": "", "value_a": _fmt(c), "source_a": arow["source"], "record_a": _record(arow),
+                    "value_b": _fmt(r), "source_b": source, "record_b": _record(srow),
+                    "kind": "derived_vs_reported", "note": note,
+                })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def timepoint_months(text: str) -> float:
+    """Months after the first MSC for a timepoint (``baseline`` 0; ranges give their midpoint)."""
+    text = str(text).strip()
+    if text == "baseline":
+        return 0.0
+    parts = text.split()
+    if len(parts) != 2 or parts[1] not in MONTHS_PER:
+        return float("nan")
+    bounds = [float(x) for x in parts[0].split("-")]
+    return float(np.mean(bounds)) * MONTHS_PER[parts[1]]
+
+
+def age_followup_conflicts(participants: pd.DataFrame, studies: dict, tolerance_years: float = 1.0) -> pd.DataFrame:
+    """Age at follow-up minus age at MSC vs recorded follow-up, per patient.
+
+    Ages are whole years in most reports, so a difference is reported only when it exceeds
+    ``tolerance_years`` (one year: two ages rounded down can be almost a year apart).
+    """
+    if participants is None or participants.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = []
+    for (study, group), g in participants.groupby(["study", "group"], sort=True):
+        at_msc = g.loc[g["age_at_msc_years"].notna()]
+        at_fu = g.loc[g["age_followup_years"].notna()]
+        fu = g.loc[g["followup"].fillna("").astype(str) != ""]
+        for _, m in at_msc.iterrows():
+            for _, f in at_fu.iterrows():
+                span = f["age_followup_years"] - m["age_at_msc_years"]
+                for _, t in fu.iterrows():
+                    months = timepoint_months(t["followup"])
+                    if math.isnan(months) or abs(span - months / 12) <= tolerance_years:
+                        continue
+                    rows.append({
+                        "study": study, "group": group, "quantity": "follow-up (years)", "timepoint": "",
+                        "value_a": _fmt(span), "source_a": f"{m['source']}+{f['source']}",
+                        "record_a": f"{_record(m)}; {_record(f)}",
+                        "value_b": _fmt(months / 12), "source_b": t["source"], "record_b": _record(t),
+                        "kind": "derived_vs_reported",
+                        "note": (f"age at follow-up {f['age_followup_years']:g} minus age at MSC "
+                                 f"{m['age_at_msc_years']:g} vs follow-up '{t['followup']}'"),
+                    })
+    return pd.DataFrame(rows, columns=COLUMNS).drop_duplicates()
+
+
+def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: list[pd.DataFrame] = ()) -> pd.DataFrame:
+    """All disagreements in the corpus, sorted by study, group, quantity."""
+    parts = [
+        repeated_values(tables, studies),
+        route_count_conflicts(tables.get("interventions"), studies),
+        age_followup_conflicts(tables.get("participants"), studies),
+        *extra,
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(parts, ignore_index=True)[COLUMNS]
+    return out.sort_values(["study", "group", "quantity", "timepoint", "record_a", "record_b"],
+                           kind="stable").reset_index(drop=True)

@@ -1,0 +1,82 @@
+"""One row per study: what it is, whom it treated, with what, and how much of it is recorded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .discrepancies import source_kind, timepoint_months
+
+PRIMARY_KINDS = ("text", "table", "abstract", "figure")
+SPECIAL = {"all", "pooled"}
+
+
+def _join(values) -> str:
+    vals = sorted({str(v) for v in values if isinstance(v, str) and v and v != "unspecified"})
+    return ";".join(vals)
+
+
+def study_sizes(participants: pd.DataFrame, studies: dict) -> pd.DataFrame:
+    """Patients per study from primary sources (earliest row per group), other reported sizes beside it."""
+    rows = []
+    for study in sorted(studies):
+        p = participants.loc[(participants["study"] == study) & participants["n"].notna()]
+        p = p.loc[~p["group"].isin(SPECIAL)] if (~p["group"].isin(SPECIAL)).any() else p
+        kinds = p["source"].map(lambda s, st=study: source_kind(studies, st, s))
+        primary = p.loc[kinds.isin(PRIMARY_KINDS)]
+        chosen = primary if len(primary) else p
+        per_group = chosen.sort_values("line").drop_duplicates("group")
+        n = float(per_group["n"].sum()) if len(per_group) else np.nan
+        if studies[study].get("level") == "individual":
+            n = float(len(per_group)) if len(per_group) else n
+        other = p.loc[~p.index.isin(per_group.index) & ~p.apply(
+            lambda r, pg=per_group: ((pg["group"] == r["group"]) & (pg["n"] == r["n"])).any(), axis=1)]
+        note = "; ".join(f"{r.group}: {r.n:g} [{r.source}]" for r in other.itertuples()) if len(other) else ""
+        rows.append({"study": study, "n": n, "n_other_reports": note})
+    return pd.DataFrame(rows, columns=["study", "n", "n_other_reports"])
+
+
+def followup_months(study: dict, outcomes: pd.DataFrame) -> float:
+    """Reported follow-up (study.yaml appraisal.followup), else the latest outcome timepoint, in months."""
+    fact = (study.get("appraisal") or {}).get("followup")
+    value = fact.get("value") if isinstance(fact, dict) else fact
+    months = timepoint_months(value) if value else float("nan")
+    if np.isnan(months) and len(outcomes):
+        times = outcomes["timepoint"].map(timepoint_months)
+        months = float(times.max()) if times.notna().any() else float("nan")
+    return months
+
+
+def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``results/tables/studies.csv``: design, population, conditions, n, cell source, donor, route,
+    dose range per kg (from harmonized doses where derivable), follow-up and the count of recorded values."""
+    sizes = study_sizes(tables["participants"], studies).set_index("study")
+    iv = tables["interventions"]
+    rows = []
+    for sid in sorted(studies):
+        s = studies[sid]
+        msc = iv.loc[(iv["study"] == sid) & iv["agent"].astype(str).str.startswith("msc")]
+        values = 0
+        for name, t in tables.items():
+            t = t.loc[t["study"] == sid]
+            numeric = [c for c in t.columns if c not in ("line", "seq") and pd.api.types.is_float_dtype(t[c])]
+            values += int(t[numeric].notna().sum().sum()) if numeric else 0
+        row = {
+            "study": sid, "design": s.get("design"), "population": s.get("population"),
+            "conditions": ";".join(s.get("conditions", [])), "level": s.get("level"), "year": s.get("year"),
+            "n": sizes.loc[sid, "n"], "n_other_reports": sizes.loc[sid, "n_other_reports"],
+            "cell_source": _join(msc["cell_source"]), "donor": _join(msc["donor"]), "route": _join(msc["route"]),
+            "dose_per_kg_min": np.nan, "dose_per_kg_max": np.nan,
+            "followup_months": followup_months(s, tables["outcomes"].loc[tables["outcomes"]["study"] == sid]),
+            "recorded_values": values,
+            "sources": len(s.get("sources") or {}),
+            "citation": s.get("citation"),
+        }
+        if doses is not None and len(doses):
+            d = doses.loc[doses["study"] == sid]
+            lo = d[[c for c in ("cells_per_kg", "cells_per_kg_low") if c in d.columns]].min(axis=1)
+            hi = d[[c for c in ("cells_per_kg", "cells_per_kg_high") if c in d.columns]].max(axis=1)
+            if lo.notna().any():
+                row["dose_per_kg_min"], row["dose_per_kg_max"] = float(lo.min()), float(hi.max())
+        rows.append(row)
+    return pd.DataFrame(rows)

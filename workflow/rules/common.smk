@@ -1,0 +1,36 @@
+# All workflow Python lives here: config validation, input functions, wildcard constraints.
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from evsynth.config import check_config
+
+
+validate(config, "../schemas/config.schema.yaml")
+check_config(config)
+
+
+wildcard_constraints:
+    table="participants|interventions|outcomes|adverse_events|cointerventions",
+
+
+RECORD_TABLES = ["participants", "interventions", "outcomes", "adverse_events", "cointerventions"]
+
+
+def get_record_files():
+    """Every file of every study folder, plus the vocabulary and schemas they are checked against."""
+    files = sorted(str(p) for p in Path(config["studies_dir"]).rglob("*") if p.is_file())
+    files += sorted(str(p) for p in Path(config["vocabulary_dir"]).glob("*.yaml"))
+    files += sorted(str(p) for p in Path("workflow/schemas").glob("*.schema.yaml"))
+    return files
+
+
+def get_final_outputs():
+    """What `snakemake` (rule all) builds: the tables and plots a reviewer reads."""
+    return [
+        "results/tables/ledger.csv",
+        "results/tables/discrepancies.csv",
+        "results/tables/cases.csv",
+        "results/tables/cases.md",
+        "results/tables/studies.csv",
+    ]

@@ -1,0 +1,49 @@
+# ingest: read and validate every study record, keep provenance, report disagreements.
+
+
+rule validate_records:
+    input:
+        get_record_files(),
+    output:
+        tables=expand("results/records/{table}.parquet", table=RECORD_TABLES),
+        studies="results/records/studies.json",
+        ledger="results/records/ledger_validation.csv",
+    params:
+        studies_dir=config["studies_dir"],
+        vocabulary_dir=config["vocabulary_dir"],
+        sources_dir=config["sources_dir"],
+        check_quotes=config["provenance"]["check_quotes_in_sources"],
+    log:
+        "logs/validate_records.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/validate_records.py"
+
+
+rule report_discrepancies:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+    output:
+        csv="results/tables/discrepancies.csv",
+        md="results/tables/discrepancies.md",
+    log:
+        "logs/report_discrepancies.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/report_discrepancies.py"
+
+
+rule write_ledger:
+    input:
+        validation=rules.validate_records.output.ledger,
+    output:
+        "results/tables/ledger.csv",
+    log:
+        "logs/write_ledger.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/write_ledger.py"

@@ -1,0 +1,14 @@
+"""report_discrepancies: every place where two sources, or a derived and a reported fact, disagree."""
+
+from evsynth.discrepancies import find_discrepancies
+from evsynth.io import load_saved_records, step, write_csv, write_markdown
+
+with step(snakemake.log[0]):
+    records = load_saved_records(snakemake.input.records, snakemake.input.studies)
+    table = find_discrepancies(records.tables, records.studies)
+    write_csv(table, snakemake.output.csv)
+    write_markdown(
+        table, snakemake.output.md, "Discrepancies between sources",
+        "Each row is one quantity recorded with two different values; both are kept. "
+        "`record_a`/`record_b` point to the record rows (file:line).",
+    )

@@ -1,0 +1,10 @@
+"""tabulate_studies: one row per study (design, population, n, cells, route, dose range, follow-up)."""
+
+from evsynth.io import load_saved_records, step, write_csv, write_markdown
+from evsynth.studies import study_table
+
+with step(snakemake.log[0]):
+    records = load_saved_records(snakemake.input.records, snakemake.input.studies)
+    table = study_table(records.tables, records.studies)
+    write_csv(table, snakemake.output.csv)
+    write_markdown(table.drop(columns=["citation"]), snakemake.output.md, "Studies in the corpus")

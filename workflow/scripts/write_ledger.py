@@ -1,0 +1,10 @@
+"""write_ledger: one row per input row with its status and the reasons it carries."""
+
+import pandas as pd
+
+from evsynth.io import step, write_csv
+from evsynth.ledger import build_ledger
+
+with step(snakemake.log[0]):
+    parts = [pd.read_csv(path) for path in snakemake.input]
+    write_csv(build_ledger(parts), snakemake.output[0])
