@@ -22,6 +22,8 @@ NUMBER_WORDS = {
     "thrice": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
     "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
     "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "half": 0.5,
+    # a reported absence ("did not have any ...", "without ...") is a zero
+    "not": 0, "without": 0, "never": 0, "neither": 0, "nor": 0,
 }
 _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?!\d)|\d*\.\d+|\d+)")
 _POW = re.compile(

@@ -289,7 +289,7 @@ class _Checker:
                 value = d.get(col)
                 if value is None or (isinstance(value, float) and np.isnan(value)) or isinstance(value, str):
                     continue
-                if col in ("n", "n_at_risk") and value == 1 and re.fullmatch(r"P\d+", str(d.get("group"))):
+                if col in ("n", "n_at_risk", "n_patients") and value == 1 and re.fullmatch(r"P\d+", str(d.get("group"))):
                     continue  # one patient is one patient: structural, not a reported number
                 if not provenance.value_in_quote(value, quote):
                     self.error(rel, d["line"], col, _fmt(value), f"does not appear in its quote \"{_clip(quote)}\"")

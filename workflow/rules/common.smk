@@ -14,19 +14,40 @@ wildcard_constraints:
     table="participants|interventions|outcomes|adverse_events|cointerventions",
 
 
-RECORD_TABLES = ["participants", "interventions", "outcomes", "adverse_events", "cointerventions"]
+RECORD_TABLES = [
+    "participants",
+    "interventions",
+    "outcomes",
+    "adverse_events",
+    "cointerventions",
+]
 
 
 def get_record_files():
     """Every file of every study folder, plus the vocabulary and schemas they are checked against."""
-    files = sorted(str(p) for p in Path(config["studies_dir"]).rglob("*") if p.is_file())
+    files = sorted(
+        str(p) for p in Path(config["studies_dir"]).rglob("*") if p.is_file()
+    )
     files += sorted(str(p) for p in Path(config["vocabulary_dir"]).glob("*.yaml"))
     files += sorted(str(p) for p in Path("workflow/schemas").glob("*.schema.yaml"))
     return files
 
 
+def get_record_dirs():
+    """Folders the record validator reads (given as a mapping, since they are folders, not files)."""
+    return {
+        "studies": config["studies_dir"],
+        "vocabulary": config["vocabulary_dir"],
+        "sources": (
+            config["sources_dir"]
+            if config["provenance"]["check_quotes_in_sources"]
+            else None
+        ),
+    }
+
+
 def get_final_outputs():
-    """What `snakemake` (rule all) builds: the tables and plots a reviewer reads."""
+    """The targets of the default run, i.e. the tables and plots a reviewer reads."""
     return [
         "results/tables/ledger.csv",
         "results/tables/discrepancies.csv",

@@ -10,8 +10,6 @@ rule tabulate_cases:
     output:
         csv="results/tables/cases.csv",
         md="results/tables/cases.md",
-    params:
-        vocabulary_dir=config["vocabulary_dir"],
     log:
         "logs/tabulate_cases.log",
     conda:

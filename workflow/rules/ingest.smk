@@ -9,10 +9,7 @@ rule validate_records:
         studies="results/records/studies.json",
         ledger="results/records/ledger_validation.csv",
     params:
-        studies_dir=config["studies_dir"],
-        vocabulary_dir=config["vocabulary_dir"],
-        sources_dir=config["sources_dir"],
-        check_quotes=config["provenance"]["check_quotes_in_sources"],
+        dirs=get_record_dirs(),
     log:
         "logs/validate_records.log",
     conda:

@@ -1,5 +1,7 @@
 """tabulate_cases: the per-patient Summary Table rebuilt from the records, discrepancies flagged."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from evsynth.cases import case_table
@@ -8,7 +10,7 @@ from evsynth.vocabulary import load_vocabulary
 
 with step(snakemake.log[0]):
     records = load_saved_records(snakemake.input.records, snakemake.input.studies)
-    measures = load_vocabulary(snakemake.params.vocabulary_dir).measures
+    measures = load_vocabulary(Path(snakemake.input.measures).parent).measures
     table = case_table(records.tables, records.studies, measures, pd.read_csv(snakemake.input.discrepancies))
     write_csv(table, snakemake.output.csv)
     write_markdown(
