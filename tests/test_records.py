@@ -108,3 +108,29 @@ def test_cli_exit_codes(corpus, capsys):
     edit(corpus / "demo2020" / "outcomes.csv", "value,8,score", "value,x,score")
     assert main(["check", str(corpus), "--sources", str(SOURCES)]) == 1
     assert "column value: 'x' is not a number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "quote, value",
+    [
+        ("Eighty-seven patients with persistently active SLE", 87),
+        ("Forty patients with active SLE", 40),
+        ("China12 (11/1)6 (6/0)", 12),
+        ("ANA titer declined from 1:640 to 1:80–160", 160),
+        ("She received 100 × 106 cells", 1e8),
+        ("She did not have any minor or serious adverse effect", 0),
+        ("change −2.1 (1.8)", -2.1),
+        ("No serious adverse events occurred in these three patients", 3),
+    ],
+)
+def test_numbers_read_from_quotes(quote, value):
+    from evsynth.provenance import value_in_quote
+
+    assert value_in_quote(value, quote)
+
+
+@pytest.mark.parametrize("quote, value", [("Forty patients", 41), ("1:640", 64), ("2505.0 ± 1323.9", 2505.1)])
+def test_numbers_not_in_quotes(quote, value):
+    from evsynth.provenance import value_in_quote
+
+    assert not value_in_quote(value, quote)

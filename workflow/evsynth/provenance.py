@@ -7,7 +7,9 @@ is strict about the value but tolerant of formatting:
 - ``100 × 106`` and ``100 × 10^6`` give 100, 106/6 and also the product 1e8;
 - ``−1.05`` (Unicode minus) gives 1.05 (signs are compared without regard to the minus sign, since
   quotes often carry the sign in a header: "change −2.1");
-- ``1,234`` gives 1234; ``53.3%`` gives 53.3; number words ``one`` ... ``twenty`` give 1 ... 20.
+- ``1,234`` gives 1234; ``53.3%`` gives 53.3; ``China12`` (a scraped table) gives 12;
+- number words: ``one`` ... ``twenty``, ``Eighty-seven``, ``two hundred``; a stated absence
+  (``no``, ``not ... any``, ``without``) gives 0.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ NUMBER_WORDS = {
     # a reported absence ("did not have any ...", "without ...") is a zero
     "not": 0, "without": 0, "never": 0, "neither": 0, "nor": 0,
 }
-_NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?!\d)|\d*\.\d+|\d+)")
+_NUM = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+(?!\d)|\d*\.\d+|\d+)")
 _POW = re.compile(
     r"(\d*\.?\d+)\s*[×xX*]\s*10\s*(?:\^|\(|\s)?\s*(\d{1,2})\)?(?!\d)"
     r"|(\d*\.?\d+)\s*[×xX*]\s*10([5-9]|1[0-2])(?!\d)"
 )
 _WORD = re.compile(r"[A-Za-z]+")
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+         "ninety": 90}
+_UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_COMPOUND = re.compile(r"\b(" + "|".join(_TENS) + r")(?:[- ](" + "|".join(_UNITS) + r"))?\b")
+_HUNDRED = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine) hundred\b")
 _MARKUP = re.compile(r"\*\*|`")
 _WS = re.compile(r"\s+")
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\])\s*")
@@ -54,9 +61,14 @@ def numbers_in(quote: str) -> set[float]:
     for m in _POW.finditer(text):
         mantissa, power = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         found.add(float(mantissa) * 10 ** int(power))
-    for word in _WORD.findall(text.lower()):
+    lower = text.lower()
+    for word in _WORD.findall(lower):
         if word in NUMBER_WORDS:
             found.add(float(NUMBER_WORDS[word]))
+    for tens, unit in _COMPOUND.findall(lower):
+        found.add(float(_TENS[tens] + (NUMBER_WORDS[unit] if unit else 0)))
+    for unit in _HUNDRED.findall(lower):
+        found.add(float(NUMBER_WORDS[unit] * 100))
     return found
 
 
