@@ -600,11 +600,7 @@ def harmonize_outcomes(outcomes: pd.DataFrame, measures: dict, units: dict, *, r
     factor = arr("factor")[cinv]
     offset = arr("offset")[cinv]
     value = pd.to_numeric(_col(df, "value"), errors="coerce").to_numpy(dtype=float)
-    # a factor that is the reciprocal of an integer (mg -> g: 0.001) divides, which keeps 800.7 -> 0.8007 exact
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / factor
-        recip = (np.abs(factor) < 1) & np.isfinite(inv) & (np.abs(inv - np.round(inv)) < 1e-9)
-        value_h = np.where(recip, value / np.where(recip, np.round(inv), 1.0), value * factor) + offset
+    value_h = value * factor + offset
 
     problems: list[dict] = []
     err_combo = np.array([sp["error"] is not None for sp in specs])
