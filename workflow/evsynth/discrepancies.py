@@ -75,10 +75,18 @@ def _facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     parts = []
     p = tables.get("participants")
     if p is not None and len(p):
-        cols = [c for c in PARTICIPANT_QUANTITIES if c in p.columns]
-        long = p.melt(id_vars=["study", "group", "source", "file", "line"], value_vars=cols,
-                      var_name="quantity", value_name="value")
-        parts.append(long.assign(timepoint=""))
+        p = p.copy()
+        # a row naming a subtype describes that subset of the group ("6 systemic"), not the group
+        subset = p["subtype"].fillna("").astype(str)
+        p["scope"] = np.where(subset != "", " [subtype " + subset + "]", "")
+        stat = p["disease_duration_stat"].fillna("").astype(str)
+        p["duration_scope"] = np.where(stat != "", " (" + stat + ")", "")
+        cols = [c for c in PARTICIPANT_QUANTITIES if c in p.columns and c != "subtype"]
+        long = p.melt(id_vars=["study", "group", "source", "file", "line", "scope", "duration_scope"],
+                      value_vars=cols, var_name="quantity", value_name="value")
+        is_duration = long["quantity"] == "disease_duration_years"
+        long["quantity"] = long["quantity"] + np.where(is_duration, long["duration_scope"], "") + long["scope"]
+        parts.append(long.drop(columns=["scope", "duration_scope"]).assign(timepoint=""))
     o = tables.get("outcomes")
     if o is not None and len(o):
         metric = o["metric"].replace("", "level").fillna("level")
@@ -154,7 +162,8 @@ def route_count_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.Data
         return pd.DataFrame(columns=COLUMNS)
     iv = interventions.copy()
     iv["route"] = iv["route"].fillna("").astype(str)
-    admin = iv.loc[iv["seq"].notna()]
+    # an administration whose route is not reported cannot contradict a summary's route count
+    admin = iv.loc[iv["seq"].notna() & ~iv["route"].isin(["", "unspecified"])]
     summary = iv.loc[iv["seq"].isna() & iv["count"].notna()]
     rows = []
     for (study, group), s in summary.groupby(["study", "group"], sort=True):
