@@ -116,6 +116,8 @@ def test_cli_exit_codes(corpus, capsys):
         ("Eighty-seven patients with persistently active SLE", 87),
         ("Forty patients with active SLE", 40),
         ("China12 (11/1)6 (6/0)", 12),
+        ("6 months20.84Fixed", 0.84),
+        ("6 months20.84Fixed", 2),
         ("ANA titer declined from 1:640 to 1:80–160", 160),
         ("She received 100 × 106 cells", 1e8),
         ("She did not have any minor or serious adverse effect", 0),
@@ -129,7 +131,8 @@ def test_numbers_read_from_quotes(quote, value):
     assert value_in_quote(value, quote)
 
 
-@pytest.mark.parametrize("quote, value", [("Forty patients", 41), ("1:640", 64), ("2505.0 ± 1323.9", 2505.1)])
+@pytest.mark.parametrize("quote, value", [("Forty patients", 41), ("1:640", 64), ("2505.0 ± 1323.9", 2505.1),
+                                          ("months 20.84 Fixed", 2)])
 def test_numbers_not_in_quotes(quote, value):
     from evsynth.provenance import value_in_quote
 

@@ -8,6 +8,8 @@ is strict about the value but tolerant of formatting:
 - ``−1.05`` (Unicode minus) gives 1.05 (signs are compared without regard to the minus sign, since
   quotes often carry the sign in a header: "change −2.1");
 - ``1,234`` gives 1234; ``53.3%`` gives 53.3; ``China12`` (a scraped table) gives 12;
+- a digit run glued to letters (a flattened table cell boundary, ``months20.84Fixed``) is also read
+  split at every position (2 and 0.84, 20 and .84), since the cell boundary was lost;
 - number words: ``one`` ... ``twenty``, ``Eighty-seven``, ``two hundred``; a stated absence
   (``no``, ``not ... any``, ``without``) gives 0.
 """
@@ -33,6 +35,8 @@ _POW = re.compile(
     r"|(\d*\.?\d+)\s*[×xX*]\s*10([5-9]|1[0-2])(?!\d)"
 )
 _WORD = re.compile(r"[A-Za-z]+")
+# a number run glued to letters on a side is a flattened table ("6 months20.84Fixed": 2 and 0.84)
+_GLUED = re.compile(r"(?<=[A-Za-z])(\d[\d.]*\d|\d)|(\d[\d.]*\d|\d)(?=[A-Za-z])")
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
          "ninety": 90}
 _UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -61,6 +65,14 @@ def numbers_in(quote: str) -> set[float]:
     for m in _POW.finditer(text):
         mantissa, power = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         found.add(float(mantissa) * 10 ** int(power))
+    for m in _GLUED.finditer(text):
+        token = m.group(1) or m.group(2)
+        for i in range(1, len(token)):
+            left, right = token[:i], token[i:]
+            try:
+                found.update((float(left), float(right)))
+            except ValueError:
+                continue
     lower = text.lower()
     for word in _WORD.findall(lower):
         if word in NUMBER_WORDS:
