@@ -448,10 +448,10 @@ OUTCOME_COLUMNS = [
 ]
 
 _DEFAULT_STAT_KINDS = {
-    "location": ["value", "mean", "median", "q1", "q3", "min", "max", "estimate", "ci_lb", "ci_ub"],
-    "range_checked": ["value", "mean", "median", "q1", "q3", "min", "max", "estimate"],
+    "location": ["value", "mean", "median", "q1", "q3", "min", "max", "estimate", "ci_lb", "ci_ub", "unspecified"],
+    "range_checked": ["value", "mean", "median", "q1", "q3", "min", "max", "estimate", "unspecified"],
     "spread": ["sd", "se"],
-    "unitless": ["n", "events", "percent", "pval", "i2", "k"],
+    "unitless": ["n", "events", "percent", "pval", "i2", "k", "pval_heterogeneity"],
 }
 _DEFAULT_METRIC_KINDS = {
     "level": ["level"],
@@ -459,7 +459,7 @@ _DEFAULT_METRIC_KINDS = {
     "unitless": ["percent_change", "smd", "or", "rr", "rd"],
 }
 _UNITLESS_BOUNDS = {"n": (0, np.inf), "events": (0, np.inf), "percent": (0, 100), "pval": (0, 1),
-                    "i2": (0, 100), "k": (0, np.inf)}
+                    "pval_heterogeneity": (0, 1), "i2": (0, 100), "k": (0, np.inf)}
 
 
 def _factorize(s: pd.Series, fill: str) -> tuple[np.ndarray, np.ndarray]:
@@ -485,10 +485,10 @@ def _combo_spec(measure: str, unit: str, stat: str, metric: str, measures: dict,
     mkind = next((k for k, v in metric_kinds.items() if metric in v), None)
     skind = next((k for k in ("spread", "unitless", "location") if stat in (stat_kinds.get(k) or [])), None)
     if mkind is None:
-        spec["error"] = ("metric", metric, f"one of {sorted(x for v in metric_kinds.values() for x in v)}")
+        spec["error"] = ("metric", metric, f"one of {sorted({x for v in metric_kinds.values() for x in v})}")
         return spec
     if skind is None:
-        spec["error"] = ("stat", stat, f"one of {sorted(x for v in stat_kinds.values() for x in v)}")
+        spec["error"] = ("stat", stat, f"one of {sorted({x for v in stat_kinds.values() for x in v})}")
         return spec
     if unit and unit not in allowed:
         spec["error"] = ("unit", unit, f"a unit of {measure}: one of {sorted(allowed)}")

@@ -246,7 +246,7 @@ def _classify(s: str, qs: list[_Q]) -> list[str]:
             if _VOLUME.match(after):
                 q.kind = "denom" if _BEFORE_DENOM.search(before) else "volume"
                 continue
-            if _SCHEDULE_WORDS.match(after) or (
+            if _SCHEDULE_WORDS.match(after) or _SCHEDULE_WORDS.match(re.sub(r"^\s*(?:-|to)\s*\d+(?:\.\d+)?", "", s[q.end :])) or (
                 _SCHEDULE_BEFORE.search(before) and re.search(r"(?:day|week|month)s?\s*[\d, and]*$", before)
             ):
                 q.kind = "skip"
