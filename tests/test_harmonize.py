@@ -107,6 +107,8 @@ def test_dose_errors_are_collected():
     assert f"{F}:3:" in msg and "no number" in msg
     assert f"{F}:4:" in msg and "cannot be assigned" in msg
     assert len(e.value.problems) == 3
+    d = harmonize_doses(iv, on_error="flag")
+    assert d["cells"].isna().all() and d["rule"].str.startswith("unreadable dose").all()
 
 
 # ---------------------------------------------------------------------------- outcomes

@@ -115,7 +115,8 @@ def _is_cell_agent(agent: Any) -> bool:
     return isinstance(agent, str) and agent.strip().lower().startswith("msc")
 
 
-def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | None = None) -> pd.DataFrame:
+def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | None = None,
+                    on_error: str = "raise") -> pd.DataFrame:
     """One row per intervention row (administration or summary) with the dose read from ``dose_text``.
 
     Columns :data:`DOSE_COLUMNS`. Rules:
@@ -134,7 +135,9 @@ def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | No
       total / weight; the rule says so.
     * Summary rows (``seq`` empty) are parsed too and carry ``summary = True``.
 
-    Raises :class:`HarmonizeError` listing every ``dose_text`` that cannot be read.
+    Raises :class:`HarmonizeError` listing every ``dose_text`` that cannot be read (``on_error='raise'``,
+    the default). With ``on_error='flag'`` such rows are kept with cells NaN and the rule
+    ``unreadable dose: <reason>`` instead (for a pipeline that reports rather than stops).
     """
     iv = interventions.reset_index(drop=True)
     n = len(iv)
@@ -195,8 +198,15 @@ def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | No
             num[c][i] = np.nan if v is None else v
         rules[i] = "; ".join(x for x in (rules[i], d.rule) if x)
 
-    if problems:
+    if problems and on_error == "raise":
         raise HarmonizeError(problems, "doses")
+    flagged = {}
+    for p in problems:
+        hit = out.index[(out["file"] == p["file"]) & (out["line"] == p["line"])]
+        for j in hit:
+            flagged[j] = f"unreadable dose: {p['expected']}"
+    for j, msg in flagged.items():
+        rules[j] = msg
 
     for c, v in num.items():
         out[c] = v
@@ -209,7 +219,7 @@ def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | No
     weight = np.full(n, np.nan)
     basis = np.array(["unknown"] * n, dtype=object)
     for i in range(n):
-        if rules[i] in ("not a cell product", "dose not reported"):
+        if rules[i] in ("not a cell product", "dose not reported") or rules[i].startswith("unreadable dose"):
             continue
         key = (out.at[i, "study"], out.at[i, "group"])
         if key in reported:
