@@ -250,6 +250,10 @@ class _Checker:
                     for ln, v in zip(lines[low.to_numpy()], values[low]):
                         self.error(rel, int(ln), col, v, f"must be at least {spec['minimum']}")
                 frame[col] = numeric.astype(float)
+            if "enum" in spec:
+                for ln, v in zip(lines, values):
+                    if v and v not in spec["enum"]:
+                        self.error(rel, int(ln), col, v, unknown_message(f"value of {col}", v, list(spec["enum"])))
             vocab_kind = spec.get("x-vocabulary")
             if vocab_kind:
                 for ln, v in zip(lines, values):

@@ -46,6 +46,12 @@ def get_record_dirs():
     }
 
 
+def get_vocabulary_files():
+    """The vocabulary files harmonization reads (measures first; the folder is taken from it)."""
+    names = ["measures.yaml", "units.yaml", "responders.yaml", "terms.yaml"]
+    return [f"{config['vocabulary_dir']}/{name}" for name in names]
+
+
 def get_final_outputs():
     """The targets of the default run, i.e. the tables and plots a reviewer reads."""
     return [
@@ -54,4 +60,8 @@ def get_final_outputs():
         "results/tables/cases.csv",
         "results/tables/cases.md",
         "results/tables/studies.csv",
+        "results/tables/doses.csv",
+        "results/tables/doses_cumulative.csv",
+        "results/tables/outcomes.csv",
+        "results/tables/responders.csv",
     ]

@@ -22,6 +22,7 @@ rule tabulate_studies:
     input:
         records=rules.validate_records.output.tables,
         studies=rules.validate_records.output.studies,
+        doses=rules.harmonize_doses.output.doses,
     output:
         csv="results/tables/studies.csv",
         md="results/tables/studies.md",

@@ -22,6 +22,7 @@ rule report_discrepancies:
     input:
         records=rules.validate_records.output.tables,
         studies=rules.validate_records.output.studies,
+        dose_conflicts="results/harmonized/dose_conflicts.csv",
     output:
         csv="results/tables/discrepancies.csv",
         md="results/tables/discrepancies.md",
@@ -36,6 +37,8 @@ rule report_discrepancies:
 rule write_ledger:
     input:
         validation=rules.validate_records.output.ledger,
+        doses="results/harmonized/ledger_doses.csv",
+        outcomes="results/harmonized/ledger_outcomes.csv",
     output:
         "results/tables/ledger.csv",
     log:

@@ -1,11 +1,14 @@
 """report_discrepancies: every place where two sources, or a derived and a reported fact, disagree."""
 
+import pandas as pd
+
 from evsynth.discrepancies import find_discrepancies
 from evsynth.io import load_saved_records, step, write_csv, write_markdown
 
 with step(snakemake.log[0]):
     records = load_saved_records(snakemake.input.records, snakemake.input.studies)
-    table = find_discrepancies(records.tables, records.studies)
+    dose_conflicts = pd.read_csv(snakemake.input.dose_conflicts, dtype=str, keep_default_na=False)
+    table = find_discrepancies(records.tables, records.studies, extra=[dose_conflicts])
     write_csv(table, snakemake.output.csv)
     write_markdown(
         table, snakemake.output.md, "Discrepancies between sources",
