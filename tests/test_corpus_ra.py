@@ -153,6 +153,10 @@ def test_alvarogracia2017_doses_and_secondary_garble():
     m1 = o[(o.measure == "acr20") & (o.timepoint == "1 months")].set_index("group")["value"].to_dict()
     assert m1 == {"msc_low": 45, "msc_mid": 20, "msc_high": 33, "placebo": 29}
     assert set(o.stat) == {"percent"}, "per-arm ACR20 counts would be derived: percent only"
+    p = table("alvarogracia2017", "participants")
+    assert {(r.group, r.source, int(r.n)) for r in p.itertuples()} == {
+        ("msc_low", "A1", 20), ("msc_mid", "A1", 20), ("msc_high", "A1", 6), ("placebo", "A1", 7),
+        ("msc", "HM1", 46), ("placebo", "HM1", 7)}
 
 
 # --- Ghoryani 2019 ---------------------------------------------------------------------------
