@@ -73,7 +73,7 @@ def test_tools_file_has_every_item_wording_and_design(tools):
     counts = {name: len(t["items"]) for name, t in tools["tools"].items()}
     assert counts == {"murad": 8, "jbi_case_series": 10, "jbi_case_report": 8, "rob2": 5, "robins_i": 7, "none": 1}
     assert set(tools["designs"]) == {"case_report", "case_series", "single_arm_trial", "nonrandomized_controlled",
-                                     "rct", "systematic_review"}
+                                     "rct", "systematic_review", "unspecified"}
     ref = (Path("/work/shared/sources/methods-reference.md"))
     if ref.exists():  # wordings are copied from methods-reference.md section 5
         text = " ".join(ref.read_text(encoding="utf-8").split())
@@ -300,6 +300,12 @@ def test_systematic_review_single_row(tools):
     assert "Systematic review" in r["rationale"]
 
 
+def test_unspecified_design_single_row(tools):
+    cl = A.derive_checklist(study("x", design="unspecified", level="aggregate"), {}, tools)
+    assert list(zip(cl["tool"], cl["judgement"])) == [("none", "not applicable")]
+    assert "design" in cl.iloc[0]["rationale"].lower()
+
+
 def test_unknown_design_is_an_error(tools):
     with pytest.raises(ValueError, match="design"):
         A.derive_checklist(study(design="cohort"), {}, tools)
@@ -500,3 +506,29 @@ def test_wong2021_example_override_quotes_are_verbatim():
         if entry.get("quote"):
             assert " ".join(entry["quote"].split()) in text, entry["quote"]
             assert len(entry["quote"].split()) <= 40
+
+
+# ---- plots ---------------------------------------------------------------------------------------
+
+def test_plots_write_png_and_svg_with_robvis_colours(tmp_path, tools):
+    from evsynth import plots_bias as P
+
+    studies = {"a": study("a", design="rct", level="aggregate", randomization="central", blinding="double_blind"),
+               "b": study("b", design="rct", level="aggregate", randomization="none")}
+    cl = A.build_checklist(studies, rct_tables(), tools, {}, 6.0)
+    files = P.traffic_light(cl, "rob2", tmp_path / "tl.png") + P.summary_bars(cl, "rob2", tmp_path / "sum")
+    assert [f.name for f in files] == ["tl.png", "tl.svg", "sum.png", "sum.svg"]
+    assert all(f.stat().st_size > 1000 for f in files)
+    svg = (tmp_path / "tl.svg").read_text().lower()
+    assert "#02c100" in svg and "#bf0000" in svg and "#4ea1f7" in svg  # low, high, no information
+    cb = P.traffic_light(cl, "rob2", tmp_path / "tl_cb", colourblind=True)[1].read_text().lower()
+    assert "#fed98e" in cb and "#d95f0e" in cb and "#02c100" not in cb
+    with pytest.raises(ValueError, match="no checklist rows"):
+        P.summary_bars(cl, "robins_i", tmp_path / "x")
+
+
+def test_plot_item_order_is_natural():
+    from evsynth import plots_bias as P
+
+    rows = pd.DataFrame({"item": ["Q4", "overall", "Q10", "Q1", "Q2"]})
+    assert P._items(rows) == ["Q1", "Q2", "Q4", "Q10", "overall"]

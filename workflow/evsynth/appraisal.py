@@ -73,7 +73,7 @@ robins_deviations      co-interventions concurrent|stopped_during|added_after ->
 robins_measurement     blinding double_blind|single_blind -> low; open_label (or not_applicable) with
                        validated_instrument_clinician -> moderate, with patient_report|mixed -> serious;
                        else no information
-not_appraised          systematic review: not applicable
+not_appraised          systematic review, or design unspecified: not applicable
 
 Overall judgement per study and tool (``overall_judgements``; a reviewer's ``overall`` wins):
 
@@ -983,6 +983,9 @@ def _robins_meas(ctx: _Ctx):
 
 @_rule("not_appraised")
 def _not_appraised(ctx: _Ctx):
+    if ctx.study.get("design") != "systematic_review":
+        return ("not applicable", f"Design '{ctx.study.get('design')}': the sources read do not report the design, "
+                "so no risk-of-bias tool can be chosen; the study is not appraised.", [])
     inc = ctx.study.get("includes") or []
     extra = f" Its included studies held here ({', '.join(inc)}) are appraised on their own." if inc else ""
     return ("not applicable", "Systematic review: study-level risk-of-bias tools do not apply; results are "
