@@ -1,0 +1,197 @@
+"""Plots of issue 6 (evsynth.plots): files are written, valid, deterministic, and carry their texts."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evsynth import plots
+
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+
+
+def _studies(k: int = 4) -> pd.DataFrame:
+    labels = ["Deng 2017 (msc vs placebo)", "Wang 2013 (msc+dmard vs dmard)", "Liang 2010", "Shadmanfar 2018",
+              "Alvaro-Gracia 2017 (high dose vs placebo)"]
+    yi = np.array([-0.5, -0.2, 0.1, 0.3, -0.8])[:k]
+    se = np.array([0.3, 0.2, 0.3, 0.35, 0.5])[:k]
+    w = 1 / se**2
+    return pd.DataFrame({"label": labels[:k], "yi": yi, "ci_lb": yi - 1.96 * se, "ci_ub": yi + 1.96 * se,
+                         "weight": 100 * w / w.sum(), "n": [24, 136, 15, 30, 53][:k],
+                         "note": [None, "imputed SD", None, "imputed SD", None][:k]})
+
+
+POOLED = dict(estimate=-0.1234, ci_lb=-0.4, ci_ub=0.15, pi_lb=-0.8, pi_ub=0.55, k=4, tau2=0.0321, i2=23.4,
+              q=5.2, q_pval=0.27, method="REML", test="knha", level=95)
+
+
+def _multiverse() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    rows = []
+    for est in ["REML", "DL", "PM"]:
+        for test in ["z", "knha"]:
+            for r in [0.3, 0.5, 0.7]:
+                e = float(rng.normal(-0.2, 0.2))
+                se = 0.1 if test == "z" else 0.2
+                rows.append(dict(estimator=est, test=test, correlation=r, estimate=e, ci_lb=e - 1.96 * se,
+                                 ci_ub=e + 1.96 * se, converged=True, primary=(est, test, r) == ("REML", "knha", 0.5)))
+    rows[0]["converged"] = False
+    rows[5]["estimate"] = float("nan")
+    return pd.DataFrame(rows)
+
+
+def _doses() -> pd.DataFrame:
+    return pd.DataFrame({
+        "study": ["deng2017", "wang2013", "wang2013", "swart2015", "li2019", "kuca2020"],
+        "group": ["msc", "msc low", "msc high", "iv arm", "arm a", None],
+        "route": ["iv", "iv", "iv", "intra_articular", "intra_articular", None],
+        "cells_per_kg": [1e6, 6.7e5, np.nan, 1e6, np.nan, np.nan],
+        "cells_per_kg_low": [np.nan, np.nan, 1e6, np.nan, np.nan, np.nan],
+        "cells_per_kg_high": [np.nan, np.nan, 2e6, np.nan, np.nan, np.nan],
+        "population": ["adult", "adult", "adult", "pediatric", "adult", "mixed"],
+    })
+
+
+def _check(paths, tmp_path):
+    for p in paths:
+        data = p.read_bytes()
+        assert data, p
+        if p.suffix == ".png":
+            assert data.startswith(PNG_SIG)
+        else:
+            ET.fromstring(data)  # well-formed XML
+            assert b"<dc:date>" not in data
+
+
+def _svg_text(path) -> str:
+    """All text of an SVG written with svg.fonttype='none' (text stays <text>)."""
+    root = ET.fromstring(path.read_bytes())
+    return "\n".join("".join(el.itertext()) for el in root.iter() if el.tag.endswith("text"))
+
+
+def _render_twice(fn, tmp_path, *args, **kw):
+    out = []
+    for run in ("a", "b"):
+        paths = [str(tmp_path / run / "plot.png"), str(tmp_path / run / "plot.svg")]
+        written = fn(*args, paths, **kw)
+        assert [str(p) for p in written] == paths
+        out.append(written)
+    for pa, pb in zip(*out):
+        assert pa.read_bytes() == pb.read_bytes(), f"{pa.name} differs between two renderings"
+    return out[0]
+
+
+def test_forest_plot_files_texts_and_determinism(tmp_path):
+    st = _studies()
+    written = _render_twice(plots.forest_plot, tmp_path, st, POOLED, title="DAS28 at 6 months",
+                            effect_label="Standardized mean difference", caveat="Describes the reported evidence; "
+                            "does not show efficacy.")
+    _check(written, tmp_path)
+    text = _svg_text(written[1])
+    for lab in st["label"]:
+        assert lab in text
+    assert "-0.12 [-0.40, 0.15]" in text  # pooled estimate and CI
+    assert "95% prediction interval" in text and "[-0.80, 0.55]" in text
+    assert "k = 4" in text and "τ² = 0.0321" in text and "I² = 23.4%" in text and "p = 0.270" in text
+    assert "RE model (REML, Knapp-Hartung)" in text
+    assert "[a] imputed SD" in text
+    assert "does not show efficacy" in text
+
+
+def test_forest_plot_k1_and_nan_pi(tmp_path):
+    one = _studies(1)
+    written = plots.forest_plot(one, dict(POOLED, k=1), [tmp_path / "k1.png", tmp_path / "k1.svg"], title="k1",
+                                effect_label="Mean difference")
+    _check(written, tmp_path)
+    text = _svg_text(written[1])
+    assert "k = 1: no pooling" in text and "Deng 2017 (msc vs placebo)" in text
+    assert "Pooled" not in text
+
+    nopi = dict(POOLED, pi_lb=float("nan"), pi_ub=float("nan"))
+    written = plots.forest_plot(_studies(), nopi, [tmp_path / "nopi.svg"], title="no PI", effect_label="SMD")
+    text = _svg_text(written[0])
+    assert "prediction interval not shown" in text.lower()
+    assert "95% prediction interval" not in text
+
+
+def test_forest_plot_backtransforms(tmp_path):
+    st = _studies()
+    text = _svg_text(plots.forest_plot(st, POOLED, [tmp_path / "rr.svg"], title="RR", effect_label="Risk ratio",
+                                       transform="exp")[0])
+    assert f"{math.exp(-0.1234):.2f} [{math.exp(-0.4):.2f}, {math.exp(0.15):.2f}]" in text
+    assert "log scale" in text
+    # Freeman-Tukey: studies back-transformed with their own n, pooled with the harmonic mean
+    n = np.array([20, 40, 10])
+    p = np.array([0.2, 0.35, 0.5])
+    pft = 0.5 * (np.arcsin(np.sqrt(p * n / (n + 1))) + np.arcsin(np.sqrt((p * n + 1) / (n + 1))))
+    ft = pd.DataFrame({"label": ["a", "b", "c"], "yi": pft, "ci_lb": pft - 0.1, "ci_ub": pft + 0.1,
+                       "weight": [30.0, 50.0, 20.0], "n": n})
+    back = plots._ipft(pft, n)
+    np.testing.assert_allclose(back, p, atol=1e-10)
+    pooled = dict(POOLED, estimate=float(pft.mean()), ci_lb=float(pft.mean() - 0.05), ci_ub=float(pft.mean() + 0.05),
+                  k=3)
+    text = _svg_text(plots.forest_plot(ft, pooled, [tmp_path / "ft.svg"], title="FT", effect_label="Proportion",
+                                       transform="ipft", null_value=None)[0])
+    assert f"{back[0]:.2f} [" in text
+    with pytest.raises(ValueError, match="ipft"):
+        plots.forest_plot(ft.drop(columns="n"), pooled, [tmp_path / "x.svg"], title="x", effect_label="x",
+                          transform="ipft")
+    # precomputed: drawn as given
+    text = _svg_text(plots.forest_plot(ft.assign(yi=p, ci_lb=p - 0.05, ci_ub=p + 0.05), dict(pooled, estimate=0.33),
+                                       [tmp_path / "pre.svg"], title="pre", effect_label="Proportion",
+                                       transform="none-precomputed", null_value=None)[0])
+    assert "0.20 [0.15, 0.25]" in text and "0.33 [" in text
+
+
+def test_forest_plot_40_rows_and_bad_suffix(tmp_path):
+    k = 40
+    st = pd.DataFrame({"label": [f"Study {i:02d} 20{i % 25:02d} (msc vs control, long comparison text)"
+                                 for i in range(k)],
+                       "yi": np.linspace(-1, 1, k), "ci_lb": np.linspace(-1, 1, k) - 0.5,
+                       "ci_ub": np.linspace(-1, 1, k) + 0.5, "weight": np.full(k, 100 / k)})
+    (png,) = plots.forest_plot(st, dict(POOLED, k=k), [tmp_path / "big.png"], title="40", effect_label="SMD")
+    assert png.read_bytes().startswith(PNG_SIG)
+    with pytest.raises(ValueError, match="format"):
+        plots.forest_plot(st, POOLED, [tmp_path / "x.pdf"], title="x", effect_label="x")
+
+
+def test_specification_curve(tmp_path):
+    mv = _multiverse()
+    written = _render_twice(plots.specification_curve, tmp_path, mv, title="Spec curve", effect_label="SMD",
+                            choice_columns=["estimator", "test", "correlation"])
+    _check(written, tmp_path)
+    text = _svg_text(written[1])
+    assert "16 of 18 specifications shown" in text
+    assert "1 specification did not converge and is not shown" in text
+    assert "1 specification gave no estimate" in text
+    for word in ("estimator", "REML", "knha", "0.5", "CI excludes the null", "pre-specified"):
+        assert word in text
+    # ratio scale and nothing converged
+    written = plots.specification_curve(mv.assign(converged=False), [tmp_path / "none.svg"], title="x",
+                                        effect_label="RR", choice_columns=["estimator"], transform="exp")
+    assert "no specification converged" in _svg_text(written[0])
+
+
+def test_dose_plot(tmp_path):
+    written = _render_twice(plots.dose_plot, tmp_path, _doses())
+    _check(written, tmp_path)
+    text = _svg_text(written[1])
+    assert "not derivable: li2019 (arm a), kuca2020." in text
+    for word in ("Pediatric", "Adult", "Mixed", "deng2017", "msc high", "intravenous", "intra-articular",
+                 "route not reported"):
+        assert word in text
+    assert text.index("Pediatric") < text.index("Adult") < text.index("Mixed")
+    with pytest.raises(ValueError, match="lack columns"):
+        plots.dose_plot(_doses().drop(columns="population"), [tmp_path / "x.png"])
+
+
+def test_style_does_not_leak(tmp_path):
+    import matplotlib.pyplot as plt
+
+    before = (plt.rcParams["svg.fonttype"], plt.rcParams["svg.hashsalt"], plt.rcParams["font.size"])
+    plots.dose_plot(_doses(), [tmp_path / "d.svg"])
+    assert (plt.rcParams["svg.fonttype"], plt.rcParams["svg.hashsalt"], plt.rcParams["font.size"]) == before
