@@ -15,6 +15,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/harmonize.smk"
 include: "workflow/rules/describe.smk"
+include: "workflow/rules/appraise.smk"
+include: "workflow/rules/pool.smk"
 
 
 rule all:

@@ -22,3 +22,33 @@ def check_config(config: dict) -> None:
         )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def analysis_spec(config: dict, name: str) -> dict:
+    """One analysis with the defaults of ``analysis_defaults`` filled in (its own keys win)."""
+    defaults = dict(config.get("analysis_defaults") or {})
+    spec = dict(config["analyses"][name])
+    merged = {**defaults, **spec}
+    merged["timepoint"] = {**(defaults.get("timepoint") or {}), **(spec.get("timepoint") or {})}
+    merged.setdefault("method", "REML")
+    merged.setdefault("test", "knha")
+    return merged
+
+
+def check_analyses(config: dict, measures: set[str]) -> None:
+    """Raise :class:`ConfigError` for analyses naming unknown measures or multiverse entries."""
+    problems = []
+    for name, spec in (config.get("analyses") or {}).items():
+        for m in (spec.get("outcome") or {}).get("measures", []):
+            if m not in measures:
+                problems.append(f"config key analyses.{name}.outcome.measures: '{m}' is not a measure of the vocabulary")
+        if not (spec.get("outcome") or {}).get("measures") and not (spec.get("outcome") or {}).get("adverse_events"):
+            problems.append(f"config key analyses.{name}.outcome: give measures or adverse_events")
+        if spec.get("effect") in ("MD", "OR", "RR", "RD") and (spec.get("outcome") or {}).get("measures") is None \
+                and not (spec.get("outcome") or {}).get("adverse_events"):
+            problems.append(f"config key analyses.{name}: a comparative effect needs an outcome")
+    for name in (config.get("multiverse") or {}).get("analyses", []):
+        if name not in (config.get("analyses") or {}):
+            problems.append(f"config key multiverse.analyses: '{name}' is not an analysis of config key analyses")
+    if problems:
+        raise ConfigError("\n".join(problems))

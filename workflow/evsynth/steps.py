@@ -82,3 +82,174 @@ def outcome_step(outcomes: pd.DataFrame, vocabulary_dir: str | Path, summary_met
         "responders": responders(completed, thresholds),
         "ledger": ledger_part(original, "converted", "outcome harmonized: " + original["rule"].astype(str)),
     }
+
+
+def appraisal_step(records, tools_path: str, override_paths: list[str], min_followup_months: float,
+                   colourblind: bool, output) -> None:
+    """Bias checklist (CSV + Markdown), overall judgement per study and tool, and the robvis plots."""
+    import yaml
+
+    from .appraisal import build_checklist, load_tools, overall_judgements, write_checklist
+    from .plots_bias import summary_bars, traffic_light
+
+    tools = load_tools(tools_path)
+    overrides = {}
+    for path in sorted(override_paths):
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        doc["_file"] = str(path)
+        overrides[Path(path).parent.name] = doc
+    checklist = build_checklist(records.studies, records.tables, tools, overrides, min_followup_months)
+    write_checklist(checklist, output.csv, output.md, tools)
+    overall = overall_judgements(checklist)
+    overall.to_csv(output.overall, index=False, lineterminator="\n")
+    for path in output.plots:
+        path = Path(path)
+        if path.suffix != ".png":  # one call writes the PNG and the SVG beside it
+            continue
+        kind = "traffic_light" if path.stem.endswith("_traffic_light") else "summary"
+        tool = path.stem[: -len(f"_{kind}")]
+        if (checklist["tool"] == tool).any():
+            draw = traffic_light if kind == "traffic_light" else summary_bars
+            draw(checklist, tool, path.with_suffix(""), colourblind=colourblind)
+        else:
+            _placeholder_plot(path, f"No study in the corpus is appraised with {tool}.")
+
+
+def _placeholder_plot(png: Path, text: str) -> None:
+    """A small PNG+SVG pair saying why there is nothing to draw (deterministic bytes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "evsynth"
+    fig, ax = plt.subplots(figsize=(5, 1))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
+    fig.savefig(png, dpi=150, metadata={"Software": None})
+    fig.savefig(png.with_suffix(".svg"), metadata={"Date": None})
+    plt.close(fig)
+
+
+CAVEAT = "These numbers describe the reported evidence; they do not show efficacy."
+
+
+def load_corpus(inputs):
+    """The :class:`~evsynth.analysis.Corpus` a pooling rule reads (records, harmonized outcomes, bias)."""
+    from .analysis import Corpus
+    from .io import load_saved_records
+
+    records = load_saved_records(inputs.records, inputs.studies)
+    outcomes = pd.read_parquet(inputs.outcomes)
+    high = frozenset()
+    if getattr(inputs, "bias", None):
+        overall = pd.read_csv(inputs.bias)
+        high = frozenset(overall.loc[overall["high_risk"].astype(bool), "study"])
+    return Corpus(records.studies, records.tables, outcomes, high)
+
+
+def pool_step(name: str, spec: dict, inputs, output) -> None:
+    """Fit one analysis and write its pooled rows, its study rows, its exclusions and its forest plot."""
+    from .analysis import BACK, run_analysis
+    from .io import write_csv
+    from .plots import forest_plot
+
+    out = run_analysis(name, spec, load_corpus(inputs))
+    write_csv(out["pooled"], output.pooled)
+    write_csv(out["studies"], output.studies)
+    write_csv(out["excluded"], output.excluded)
+    main = out["pooled"].iloc[0].to_dict()
+    data = out["studies"]
+    effect = spec["effect"].upper()
+    transform = {"exp": "exp", "ilogit": "ilogit"}.get(BACK.get(effect, ""), None)
+    plot_rows = data.assign(label=data["label"] + data["imputed"].map({True: " *", False: ""})) if len(data) else \
+        pd.DataFrame(columns=["label", "yi", "ci_lb", "ci_ub", "weight", "n"])
+    labels = {"MC": "Mean change from baseline", "MD": "Mean difference (MSC - comparator)",
+              "PLO": "Proportion", "PR": "Proportion", "PFT": "Proportion", "OR": "Odds ratio", "RR": "Risk ratio",
+              "RD": "Risk difference"}
+    forest_plot(plot_rows, main, list(output.forest), title=spec.get("title", name), effect_label=labels[effect],
+                transform=transform, null_value=None if effect in ("PLO", "PR", "PFT") else 0.0,
+                caveat=CAVEAT + " * imputed or derived value." if len(data) else CAVEAT)
+
+
+def combine_step(inputs, output) -> None:
+    """Concatenate the analyses' tables; write CSV, Markdown and an .xlsx workbook."""
+    from .io import write_csv, write_markdown
+    from .workbook import write_workbook
+
+    pooled = pd.concat([pd.read_csv(p) for p in inputs.pooled], ignore_index=True)
+    studies = pd.concat([pd.read_csv(p) for p in inputs.studies], ignore_index=True)
+    excluded = pd.concat([pd.read_csv(p) for p in inputs.excluded], ignore_index=True)
+    write_csv(pooled, output.csv)
+    write_csv(studies, output.studies)
+    write_csv(excluded, output.excluded)
+    shown = pooled[["analysis", "subgroup", "variant", "k", "n", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "pi_lb_bt",
+                    "pi_ub_bt", "tau2", "i2", "method", "test", "uncontrolled_only", "message"]]
+    write_markdown(shown, output.md, "Pooled estimates (back-transformed scale)",
+                   f"{CAVEAT} Full precision and the analysis scale are in pooled.csv.")
+    write_workbook({"pooled": pooled, "studies": studies, "excluded": excluded}, output.xlsx, notes=CAVEAT)
+
+
+def compare_step(analyses: dict, inputs, output) -> None:
+    """Our main pooled row beside each review's published pooled result for the same measure."""
+    from .analysis import review_comparison
+    from .io import write_csv, write_markdown
+
+    pooled = pd.read_csv(inputs.pooled)
+    outcomes = pd.read_parquet(inputs.outcomes)
+    table = review_comparison(pooled, analyses, outcomes)
+    write_csv(table, output.csv)
+    write_markdown(table, output.md, "Our pooled estimates beside published reviews",
+                   "The reviews pool other and more studies; agreement or disagreement is context, not validation.")
+
+
+def multiverse_step(config: dict, inputs, output) -> None:
+    """All specifications in one batched run, and a specification curve per analysis."""
+    from .analysis import multiverse
+    from .io import write_csv
+    from .plots import specification_curve
+
+    corpus = load_corpus(inputs)
+    table = multiverse(corpus, config["analyses"], config["grid"])
+    write_csv(table, output.csv)
+    for name, spec in config["analyses"].items():
+        rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
+        rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
+        paths = [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")]
+        choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
+                   if rows[c].nunique(dropna=False) > 1]
+        specification_curve(rows, paths, title=spec.get("title", name), effect_label="Pooled estimate",
+                             choice_columns=choices)
+
+
+def summary_step(inputs, output) -> None:
+    """Descriptive summaries and the per-patient pediatric table (CSV, Markdown, workbook)."""
+    from .io import load_saved_records, write_csv, write_markdown
+    from .summaries import descriptive_summaries, pediatric_case_outcomes
+    from .workbook import write_workbook
+
+    records = load_saved_records(inputs.records, inputs.studies)
+    outcomes = pd.read_parquet(inputs.outcomes)
+    doses, cumulative = pd.read_csv(inputs.doses), pd.read_csv(inputs.cumulative)
+    responders_ = pd.read_csv(inputs.responders)
+    cases = pediatric_case_outcomes(records.tables, records.studies, outcomes, doses, cumulative, responders_)
+    summaries = descriptive_summaries(records.tables, records.studies, outcomes, doses, cumulative)
+    write_csv(summaries, output.summaries)
+    write_csv(cases, output.cases)
+    write_markdown(summaries, output.summaries_md, "Descriptive summaries", CAVEAT)
+    write_markdown(cases, output.cases_md, "Pediatric cases: each outcome before and after",
+                   CAVEAT + " Benefit in these cases was reported, not documented.")
+    write_workbook({"summaries": summaries, "pediatric_cases": cases}, output.xlsx, notes=CAVEAT)
+
+
+def dose_plot_step(inputs, paths: list[str]) -> None:
+    """Dose per kg by study and route (population from study.yaml)."""
+    import json
+
+    from .plots import dose_plot
+
+    doses = pd.read_csv(inputs.doses)
+    studies = json.loads(Path(inputs.studies).read_text(encoding="utf-8"))
+    doses["population"] = doses["study"].map(lambda s: studies[s].get("population", "unspecified"))
+    doses = doses.loc[~doses["summary"].astype(bool) & ~doses["rule"].astype(str).eq("not a cell product")]
+    dose_plot(doses, paths)

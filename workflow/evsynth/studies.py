@@ -17,20 +17,18 @@ def _join(values) -> str:
 
 
 def study_sizes(participants: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """Patients per study from primary sources (earliest row per group), other reported sizes beside it."""
+    """Patients per study by the rule of :func:`evsynth.summaries.study_sizes` (primary report; the
+    'all' row, else the sum of arms), with every other reported size listed beside it."""
+    from .summaries import study_sizes as sizes_by_rule
+
+    _, sizes = sizes_by_rule(participants, studies)
+    sizes = sizes.set_index("study")
     rows = []
     for study in sorted(studies):
-        p = participants.loc[(participants["study"] == study) & participants["n"].notna()]
-        p = p.loc[~p["group"].isin(SPECIAL)] if (~p["group"].isin(SPECIAL)).any() else p
-        kinds = p["source"].map(lambda s, st=study: source_kind(studies, st, s))
-        primary = p.loc[kinds.isin(PRIMARY_KINDS)]
-        chosen = primary if len(primary) else p
-        per_group = chosen.sort_values("line").drop_duplicates("group")
-        n = float(per_group["n"].sum()) if len(per_group) else np.nan
-        if studies[study].get("level") == "individual":
-            n = float(len(per_group)) if len(per_group) else n
-        other = p.loc[~p.index.isin(per_group.index) & ~p.apply(
-            lambda r, pg=per_group: ((pg["group"] == r["group"]) & (pg["n"] == r["n"])).any(), axis=1)]
+        n = float(sizes.loc[study, "n"]) if study in sizes.index else np.nan
+        p = participants.loc[(participants["study"] == study) & participants["n"].notna()
+                             & participants["subtype"].fillna("").eq("")]
+        other = p.loc[(p["n"] != n) & p["group"].isin(["all"])]
         note = "; ".join(f"{r.group}: {r.n:g} [{r.source}]" for r in other.itertuples()) if len(other) else ""
         rows.append({"study": study, "n": n, "n_other_reports": note})
     return pd.DataFrame(rows, columns=["study", "n", "n_other_reports"])

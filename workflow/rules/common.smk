@@ -3,15 +3,22 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from evsynth.config import check_config
+from evsynth.config import analysis_spec, check_analyses, check_config
+from evsynth.vocabulary import load_vocabulary
 
 
 validate(config, "../schemas/config.schema.yaml")
 check_config(config)
+check_analyses(config, set(load_vocabulary(config["vocabulary_dir"]).measures))
+
+ANALYSES = sorted(config.get("analyses") or {})
+MULTIVERSE = (config.get("multiverse") or {}).get("analyses", [])
+BIAS_TOOLS = ["murad", "jbi_case_series", "jbi_case_report", "rob2", "robins_i"]
 
 
 wildcard_constraints:
     table="participants|interventions|outcomes|adverse_events|cointerventions",
+    analysis="[a-z][a-z0-9_]*",
 
 
 RECORD_TABLES = [
@@ -46,10 +53,28 @@ def get_record_dirs():
     }
 
 
+def get_override_files():
+    """Reviewers' appraisal.yaml files (one per study that has one)."""
+    return sorted(str(p) for p in Path(config["studies_dir"]).glob("*/appraisal.yaml"))
+
+
 def get_vocabulary_files():
     """The vocabulary files harmonization reads (measures first; the folder is taken from it)."""
     names = ["measures.yaml", "units.yaml", "responders.yaml", "terms.yaml"]
     return [f"{config['vocabulary_dir']}/{name}" for name in names]
+
+
+def get_analysis_spec(wildcards):
+    """The analysis' config with defaults filled in: a params value, so editing it reruns only it."""
+    return analysis_spec(config, wildcards.analysis)
+
+
+def get_multiverse_specs():
+    """The specs of the analyses the multiverse varies, and its grid of choices."""
+    return {
+        "grid": config.get("multiverse") or {},
+        "analyses": {name: analysis_spec(config, name) for name in MULTIVERSE},
+    }
 
 
 def get_final_outputs():
@@ -64,4 +89,13 @@ def get_final_outputs():
         "results/tables/doses_cumulative.csv",
         "results/tables/outcomes.csv",
         "results/tables/responders.csv",
+        "results/tables/bias_checklist.csv",
+        "results/tables/pooled.csv",
+        "results/tables/pooled.xlsx",
+        "results/tables/multiverse.csv",
+        "results/tables/summaries.csv",
+        "results/tables/pediatric_cases.csv",
+        "results/tables/review_comparison.csv",
+        "results/plots/doses.png",
+        "results/tables/summaries.xlsx",
     ]

@@ -32,3 +32,53 @@ rule tabulate_studies:
         "../envs/evsynth.yaml"
     script:
         "../scripts/tabulate_studies.py"
+
+
+rule summarize_evidence:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+        outcomes=rules.harmonize_outcomes.output.parquet,
+        doses=rules.harmonize_doses.output.doses,
+        cumulative=rules.harmonize_doses.output.cumulative,
+        responders=rules.harmonize_outcomes.output.responders,
+    output:
+        summaries=report(
+            "results/tables/summaries.csv",
+            caption="../report/summaries.rst",
+            category="Descriptive summaries",
+            labels={"table": "pooled descriptive summaries"},
+        ),
+        summaries_md="results/tables/summaries.md",
+        cases=report(
+            "results/tables/pediatric_cases.csv",
+            caption="../report/pediatric_cases.rst",
+            category="Pediatric cases",
+            labels={"table": "per patient and outcome"},
+        ),
+        cases_md="results/tables/pediatric_cases.md",
+        xlsx="results/tables/summaries.xlsx",
+    log:
+        "logs/summarize_evidence.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/summarize_evidence.py"
+
+
+rule plot_doses:
+    input:
+        doses=rules.harmonize_doses.output.doses,
+        studies=rules.validate_records.output.studies,
+    output:
+        report(
+            multiext("results/plots/doses", ".png", ".svg"),
+            caption="../report/doses.rst",
+            category="Descriptive summaries",
+        ),
+    log:
+        "logs/plot_doses.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/plot_doses.py"

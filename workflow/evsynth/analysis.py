@@ -1,0 +1,575 @@
+"""Meta-analyses declared in config: records -> per-study effect sizes -> pooled rows.
+
+metafor's separation is kept: :func:`analysis_dataset` plays ``escalc`` (one row per study arm or
+comparison with ``yi, vi`` and every flag a sensitivity analysis needs), :func:`pool` plays ``rma``
+(through :mod:`evsynth.meta`), and :func:`run_analysis` adds subgroups and sensitivity variants.
+
+Effect measures (``effect`` in config):
+
+- ``MC``: single-arm mean change from baseline (MSC arms). A reported change (mean, SD, n) is used as
+  is (yi = mean change, vi = SD^2/n). Otherwise follow-up minus baseline means, with the change SD from
+  the two SDs and the pre-post correlation ``r`` (metafor ``escalc("MC")``), flagged ``imputed``.
+  Individual-level studies contribute one row: the mean and SD of their patients' changes (n >= 2).
+- ``MD``: MSC arm minus comparator arm (change if both report it, else follow-up level).
+- ``PLO``, ``PR``, ``PFT``: single-arm proportions (events / n) in MSC arms.
+- ``OR``, ``RR``, ``RD``: MSC arm vs comparator arm, events / n.
+
+Several MSC arms of one study against one comparator are combined into one arm (Cochrane Handbook
+6.5.2.10: summed n, pooled mean and SD; summed events), so the comparator is not counted twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .effects import escalc
+from .meta import rma_many, subgroup_analysis
+from .summary_stats import impute_summary
+
+PAIRED = {"MD", "OR", "RR", "RD"}
+BINARY = {"PLO", "PR", "PFT", "OR", "RR", "RD"}
+BACK = {"PLO": "ilogit", "OR": "exp", "RR": "exp", "PFT": "ipft"}
+UNCONTROLLED = {"case_report", "case_series"}
+POOLED_COLUMNS = [
+    "analysis", "outcome", "measure", "subgroup", "variant", "k", "n", "estimate", "ci_lb", "ci_ub",
+    "pi_lb", "pi_ub", "tau2", "i2", "q", "pval", "method", "test", "scale", "estimate_bt", "ci_lb_bt",
+    "ci_ub_bt", "pi_lb_bt", "pi_ub_bt", "se", "q_pval", "tau2_ci_lb", "tau2_ci_ub", "converged", "message",
+    "uncontrolled_only", "designs", "studies", "imputed_rows", "confounded_rows",
+]
+
+
+class AnalysisError(ValueError):
+    """An analysis declared in config that cannot be built, said in plain English."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What analyses read: study metadata, record tables, harmonized outcomes, bias judgements."""
+
+    studies: dict
+    tables: dict[str, pd.DataFrame]
+    outcomes_h: pd.DataFrame
+    high_risk: frozenset = frozenset()
+
+
+# --------------------------------------------------------------------------------------------
+# selecting records
+
+
+def msc_arms(interventions: pd.DataFrame) -> pd.DataFrame:
+    """(study, group) pairs that received an MSC product, and those that received a comparator."""
+    agent = interventions["agent"].astype(str)
+    arms = interventions.assign(is_msc=agent.str.startswith("msc"), is_placebo=agent.eq("placebo"))
+    return arms.groupby(["study", "group"], as_index=False)[["is_msc", "is_placebo"]].any()
+
+
+def eligible_studies(corpus: Corpus, records: dict) -> tuple[list[str], pd.DataFrame]:
+    """Studies passing the analysis' record filters, and a table of the others with the reason."""
+    keep, dropped = [], []
+    iv = corpus.tables["interventions"]
+    for sid in sorted(corpus.studies):
+        s = corpus.studies[sid]
+        reasons = []
+        if s.get("design") == "systematic_review":
+            reasons.append("systematic review: its pooled results are compared, not re-pooled")
+        for key, field in (("populations", "population"), ("designs", "design")):
+            if records.get(key) and s.get(field) not in records[key]:
+                reasons.append(f"{field} {s.get(field)} not in {records[key]}")
+        if records.get("conditions") and not set(s.get("conditions", [])) & set(records["conditions"]):
+            reasons.append(f"conditions {s.get('conditions')} not in {records['conditions']}")
+        used = iv.loc[(iv["study"] == sid) & iv["agent"].astype(str).str.startswith("msc")]
+        for key, col in (("cell_sources", "cell_source"), ("routes", "route"), ("donors", "donor")):
+            if records.get(key) and not set(used[col].dropna()) & set(records[key]):
+                reasons.append(f"{col} {sorted(set(used[col].dropna()))} not in {records[key]}")
+        if reasons:
+            dropped.append({"study": sid, "reason": "; ".join(reasons)})
+        else:
+            keep.append(sid)
+    return keep, pd.DataFrame(dropped, columns=["study", "reason"])
+
+
+def _pick_time(frame: pd.DataFrame, window: dict) -> pd.DataFrame:
+    """Rows at the one follow-up time per (study, group) chosen by ``window`` (prefer latest/earliest/closest)."""
+    t = frame["time_months"]
+    lo, hi = float(window.get("min_months", 0)), float(window.get("max_months", 1e9))
+    timed = t.notna() & (t > 0) & (t >= lo) & (t <= hi)
+    if window.get("include_untimed", False):
+        # 'post' (after MSC, time not stated): used only where no timed value exists; flagged in `timepoint`
+        untimed = frame["timepoint"].eq("post")
+        has_timed = frame.loc[timed].set_index(["study", "group", "measure"]).index
+        keys = pd.MultiIndex.from_frame(frame[["study", "group", "measure"]])
+        timed = timed | (untimed & ~keys.isin(has_timed))
+        frame = frame.assign(time_months=frame["time_months"].where(~untimed, lo))
+    inside = frame.loc[timed]
+    if inside.empty:
+        return inside
+    prefer = window.get("prefer", "latest")
+    if prefer == "closest":
+        score = -(inside["time_months"] - float(window.get("target_months", 12))).abs()
+    elif prefer == "earliest":
+        score = -inside["time_months"]
+    else:
+        score = inside["time_months"]
+    best = inside.assign(_s=score).groupby(["study", "group"])["_s"].transform("max")
+    return inside.loc[inside.assign(_s=score)["_s"] == best]
+
+
+def _stats_wide(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
+    """One row per ``index`` with columns per statistic (first value), ``imputed`` and ``lines``."""
+    frame = frame.assign(line=frame["line"].astype(str))
+    wide = frame.pivot_table(index=index, columns="stat", values="value_h", aggfunc="first")
+    info = frame.groupby(index).agg(
+        imputed=("imputed", "any"), imputation=("imputation", lambda s: ";".join(sorted({x for x in s if x}))),
+        lines=("line", lambda s: ";".join(dict.fromkeys(s))), file=("file", "first"),
+    )
+    return wide.join(info).reset_index()
+
+
+def _arm_n(corpus: Corpus, study: str, group: str) -> float:
+    p = corpus.tables["participants"]
+    rows = p.loc[(p["study"] == study) & (p["group"] == group) & p["n"].notna()].sort_values("line")
+    return float(rows["n"].iloc[0]) if len(rows) else float("nan")
+
+
+def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float, imputation: str) -> pd.DataFrame:
+    """Per (study, group): change mean, SD, n and how they were obtained."""
+    o = corpus.outcomes_h
+    o = o.loc[o["measure"].isin(measures) & ~o["imputed"].astype(bool)]
+    if o.empty:
+        return pd.DataFrame()
+    o = impute_summary(o, method=imputation, r=r)
+    o = o.loc[~(o["imputed"].astype(bool) & o["metric"].eq("change"))]  # change SDs are derived below with r
+    rows = []
+    # aggregate arms: reported change first
+    agg = o.loc[o["stat"].isin(["mean", "sd", "n", "unspecified"])]
+    change = _stats_wide(_pick_time(agg.loc[agg["metric"] == "change"], window),
+                         ["study", "group", "measure", "timepoint", "time_months"])
+    level = agg.loc[agg["metric"] == "level"]
+    base = _stats_wide(level.loc[level["timepoint"] == "baseline"], ["study", "group", "measure"])
+    post = _stats_wide(_pick_time(level, window), ["study", "group", "measure", "timepoint", "time_months"])
+    done = set()
+    for rec in change.to_dict("records"):
+        if not (np.isfinite(rec.get("mean", np.nan)) and np.isfinite(rec.get("sd", np.nan))):
+            continue
+        n = rec.get("n", np.nan)
+        n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
+        rows.append({**_key(rec), "mean": rec["mean"], "sd": rec["sd"], "n": n, "imputed": bool(rec["imputed"]),
+                     "how": "reported change" + (f" ({rec['imputation']})" if rec["imputation"] else ""),
+                     "lines": rec["lines"], "file": rec["file"]})
+        done.add((rec["study"], rec["group"]))
+    if len(base) and len(post):
+        both = post.merge(base, on=["study", "group", "measure"], suffixes=("", "_0"))
+        for rec in both.to_dict("records"):
+            if (rec["study"], rec["group"]) in done:
+                continue
+            m1, m0 = rec.get("mean", np.nan), rec.get("mean_0", np.nan)
+            s1, s0 = rec.get("sd", np.nan), rec.get("sd_0", np.nan)
+            if not all(np.isfinite(x) for x in (m1, m0, s1, s0)):
+                continue
+            n = rec.get("n", np.nan)
+            n = n if np.isfinite(n) else rec.get("n_0", np.nan)
+            n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
+            es = escalc("MC", m1i=[m1], m2i=[m0], sd1i=[s1], sd2i=[s0], ni=[n], ri=[r])
+            sd = math.sqrt(es.vi[0] * n)
+            how = f"follow-up minus baseline; change SD from r={r:g}"
+            if rec["imputed"] or rec["imputed_0"]:
+                how += "; means/SDs " + ";".join(x for x in (rec["imputation"], rec["imputation_0"]) if x)
+            rows.append({**_key(rec), "mean": es.yi[0], "sd": sd, "n": n, "imputed": True, "how": how,
+                         "lines": f"{rec['lines_0']};{rec['lines']}", "file": rec["file"]})
+            done.add((rec["study"], rec["group"]))
+    # individual patients: mean and SD of the patients' changes, one row per study
+    ind = o.loc[(o["stat"] == "value") & (o["metric"] == "level")]
+    if len(ind):
+        b = ind.loc[ind["timepoint"] == "baseline"].sort_values("line").drop_duplicates(["study", "group", "measure"])
+        f = _pick_time(ind, window).sort_values("line").drop_duplicates(["study", "group", "measure"])
+        pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
+        pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
+        for (study, measure), g in pairs.groupby(["study", "measure"]):
+            if len(g) < 2 or study in {s for s, _ in done}:
+                continue
+            rows.append({"study": study, "group": "patients", "measure": measure,
+                         "timepoint": ";".join(sorted(set(g["timepoint"]))), "time_months": g["time_months"].max(),
+                         "mean": g["change"].mean(), "sd": g["change"].std(ddof=1), "n": float(len(g)),
+                         "imputed": False, "how": f"mean and SD of {len(g)} patients' changes ({', '.join(g['group'])})",
+                         "lines": ";".join(str(x) for x in list(g["line_0"]) + list(g["line"])), "file": g["file"].iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def _key(rec: dict) -> dict:
+    return {k: rec[k] for k in ("study", "group", "measure", "timepoint", "time_months")}
+
+
+def _binary_arms(corpus: Corpus, spec: dict, window: dict) -> pd.DataFrame:
+    """Per (study, group): events and n from outcomes (events/n, percent with n, survival) or adverse events."""
+    rows = []
+    outcome = spec["outcome"]
+    if outcome.get("adverse_events"):
+        ae = corpus.tables["adverse_events"]
+        want = outcome["adverse_events"]
+        sel = ae.copy()
+        if want.get("serious"):
+            sel = sel.loc[sel["serious"].isin(want["serious"])]
+        if want.get("event_contains"):
+            pattern = "|".join(want["event_contains"])
+            sel = sel.loc[sel["event"].str.contains(pattern, case=False, regex=True)]
+        sel = sel.loc[sel["n_patients"].notna()]
+        for (study, group), g in sel.groupby(["study", "group"]):
+            top = g.sort_values(["n_patients", "line"], ascending=[False, True]).iloc[0]
+            n = top["n_at_risk"] if pd.notna(top["n_at_risk"]) else _arm_n(corpus, study, group)
+            how = f"adverse events: '{top['event']}' (patients with the event / at risk)"
+            if pd.isna(top["n_at_risk"]):
+                how += "; n at risk = arm size"
+            rows.append({"study": study, "group": group, "measure": "adverse_event", "timepoint": top["timepoint"],
+                         "time_months": np.nan, "events": float(top["n_patients"]), "n": n, "imputed": False,
+                         "how": how, "lines": str(int(top["line"])), "file": top["file"]})
+        return pd.DataFrame(rows)
+    measures = outcome["measures"]
+    o = corpus.outcomes_h
+    o = o.loc[(o["measure"].isin(measures + ["survival"])) & o["stat"].isin(["events", "n", "percent"])
+              & ~o["imputed"].astype(bool)]
+    picked = _pick_time(o, window)
+    wide = _stats_wide(picked, ["study", "group", "measure", "timepoint", "time_months"])
+    for rec in wide.sort_values(["study", "group", "measure"]).to_dict("records"):
+        events, n = rec.get("events", np.nan), rec.get("n", np.nan)
+        how = "events / n as reported"
+        if not np.isfinite(n):
+            n = _arm_n(corpus, rec["study"], rec["group"])
+            how = "events as reported; n = arm size"
+        if not np.isfinite(events) and np.isfinite(rec.get("percent", np.nan)) and np.isfinite(n):
+            events = round(rec["percent"] * n / 100)
+            how = f"events derived from {rec['percent']:g}% of n={n:g}"
+        if rec["measure"] == "survival":
+            if "death" not in measures or not np.isfinite(events):
+                continue
+            events, how = n - events, f"deaths derived as n - survivors ({n:g} - {n - (n - events):g})"
+        if not (np.isfinite(events) and np.isfinite(n)):
+            continue
+        rows.append({**_key(rec), "events": events, "n": n, "imputed": how.startswith("events derived"),
+                     "how": how, "lines": rec["lines"], "file": rec["file"]})
+    frame = pd.DataFrame(rows)
+    if len(frame):  # one measure per arm: the first listed in config wins
+        order = {m: i for i, m in enumerate(measures + ["survival"])}
+        frame = frame.assign(_o=frame["measure"].map(order)).sort_values(["study", "group", "_o"])
+        frame = frame.drop_duplicates(["study", "group"]).drop(columns="_o")
+    return frame
+
+
+def _one_row_per_individual_study(arms: pd.DataFrame, indiv: set, effect: str) -> pd.DataFrame:
+    """A case series contributes one row: its study-level ('all' or 'patients') row, else its patients summed.
+
+    Patients' binary rows are summed (events and n); continuous patients' rows were already pooled into
+    one 'patients' row by :func:`_continuous_arms`.
+    """
+    if arms.empty or not indiv:
+        return arms
+    is_ind = arms["study"].isin(indiv)
+    keep = [arms.loc[~is_ind]]
+    for study, g in arms.loc[is_ind].groupby("study"):
+        whole = g.loc[g["group"].isin(["all", "patients"])]
+        if len(whole):
+            keep.append(whole.iloc[[0]])
+        elif effect in BINARY and len(g):
+            first = g.iloc[0].to_dict()
+            first.update(group="patients", events=g["events"].sum(), n=g["n"].sum(),
+                         how=f"summed over patients {', '.join(g['group'])}", lines=";".join(g["lines"]))
+            keep.append(pd.DataFrame([first]))
+    return pd.concat(keep, ignore_index=True)
+
+
+def _flags(corpus: Corpus, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add design, population, confounding and risk-of-bias flags per study."""
+    co = corpus.tables["cointerventions"]
+    around = co.loc[co["relation"].isin(["concurrent", "added_after", "stopped_during", "stopped_before"])]
+    confounded = around.groupby("study")["therapy"].apply(lambda s: "; ".join(sorted(set(s))))
+    out = frame.copy()
+    out["design"] = out["study"].map(lambda s: corpus.studies[s].get("design"))
+    out["population"] = out["study"].map(lambda s: corpus.studies[s].get("population"))
+    out["confounded"] = out["study"].isin(confounded.index)
+    out["cointerventions"] = out["study"].map(confounded).fillna("")
+    out["high_risk"] = out["study"].isin(corpus.high_risk)
+    return out
+
+
+def _combine_continuous(arms: pd.DataFrame) -> dict:
+    n = arms["n"].to_numpy(float)
+    m = arms["mean"].to_numpy(float)
+    s = arms["sd"].to_numpy(float)
+    N = n.sum()
+    mean = float((n * m).sum() / N)
+    ss = ((n - 1) * s**2).sum() + (n * (m - mean) ** 2).sum()
+    return {"mean": mean, "sd": float(math.sqrt(ss / (N - 1))), "n": float(N)}
+
+
+def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str = "wan2014") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per study (arm for single-arm measures, comparison for paired ones) with ``yi, vi``.
+
+    Returns ``(dataset, excluded)``: ``excluded`` names every study considered and why it is not in
+    the dataset, so nothing is dropped silently.
+    """
+    effect = spec["effect"].upper()
+    window = spec.get("timepoint", {})
+    studies, excluded = eligible_studies(corpus, spec.get("records", {}))
+    measures = spec["outcome"].get("measures", [])
+    arms = _binary_arms(corpus, spec, window) if effect in BINARY else _continuous_arms(corpus, measures, window, r, imputation)
+    if arms.empty:
+        arms = pd.DataFrame(columns=["study", "group"])
+    arms = arms.loc[arms["study"].isin(studies)]
+    kinds = msc_arms(corpus.tables["interventions"])
+    arms = arms.merge(kinds, on=["study", "group"], how="left")
+    single = corpus.tables["participants"]
+    indiv = {s for s in studies if corpus.studies[s].get("level") == "individual"}
+    arms["is_msc"] = arms["is_msc"].astype("boolean").fillna(False).astype(bool) | arms["study"].isin(indiv) | (
+        arms["group"].eq("all") & arms["study"].map(lambda s: corpus.studies[s].get("design") != "rct"))
+    arms["is_placebo"] = arms["is_placebo"].astype("boolean").fillna(False).astype(bool)
+    arms = _one_row_per_individual_study(arms, indiv, effect)
+    del single
+    rows = []
+    for study in studies:
+        a = arms.loc[arms["study"] == study]
+        msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
+        if msc.empty:
+            excluded = pd.concat([excluded, pd.DataFrame([{"study": study, "reason": "no usable MSC-arm data for this outcome and timepoint"}])])
+            continue
+        if effect in PAIRED:
+            if ctrl.empty:
+                excluded = pd.concat([excluded, pd.DataFrame([{"study": study, "reason": "no comparator arm with data"}])])
+                continue
+            row = {"study": study, "group": "+".join(msc["group"]) + " vs " + "+".join(ctrl["group"]),
+                   "measure": msc["measure"].iloc[0], "timepoint": msc["timepoint"].iloc[0],
+                   "imputed": bool(msc["imputed"].any() or ctrl["imputed"].any()),
+                   "how": "; ".join(sorted(set(msc["how"]) | set(ctrl["how"]))),
+                   "lines": ";".join(list(msc["lines"]) + list(ctrl["lines"])), "file": msc["file"].iloc[0]}
+            if effect == "MD":
+                t, c = _combine_continuous(msc), _combine_continuous(ctrl)
+                es = escalc("MD", m1i=[t["mean"]], m2i=[c["mean"]], sd1i=[t["sd"]], sd2i=[c["sd"]],
+                            n1i=[t["n"]], n2i=[c["n"]])
+                row.update(n=t["n"] + c["n"], n1=t["n"], n2=c["n"])
+            else:
+                e1, n1 = msc["events"].sum(), msc["n"].sum()
+                e2, n2 = ctrl["events"].sum(), ctrl["n"].sum()
+                es = escalc(effect, ai=[e1], n1i=[n1], ci=[e2], n2i=[n2])
+                row.update(n=n1 + n2, n1=n1, n2=n2, events1=e1, events2=e2)
+            row.update(yi=es.yi[0], vi=es.vi[0])
+            rows.append(row)
+        else:
+            for rec in msc.to_dict("records"):
+                if effect == "MC":
+                    es = escalc("MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
+                else:
+                    es = escalc(effect, xi=[rec["events"]], ni=[rec["n"]])
+                rows.append({**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
+                             "n": rec["n"], "events1": rec.get("events", np.nan), "yi": es.yi[0], "vi": es.vi[0]})
+    data = pd.DataFrame(rows)
+    if data.empty:
+        return data, excluded.reset_index(drop=True)
+    data = _flags(corpus, data)
+    data["label"] = data.apply(lambda r: f"{r['study']} ({r['group']})", axis=1)
+    return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.sort_values("study").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# pooling
+
+
+def backtransform(effect: str, x, ni=None):
+    """Values on the natural scale: exp for ratios, inverse logit for PLO, identity otherwise."""
+    x = np.asarray(x, dtype=float)
+    kind = BACK.get(effect.upper())
+    if kind == "exp":
+        return np.exp(x)
+    if kind == "ilogit":
+        return 1 / (1 + np.exp(-x))
+    if kind == "ipft" and ni is not None:
+        from .effects import transf_ipft_hm
+
+        return transf_ipft_hm(x, ni)
+    return x
+
+
+def _row(spec_name: str, spec: dict, data: pd.DataFrame, fit: dict, subgroup: str, variant: str) -> dict:
+    effect = spec["effect"].upper()
+    ni = data["n"].to_numpy(float) if len(data) else None
+    bt = {f"{c}_bt": float(backtransform(effect, [fit.get(c, np.nan)], ni)[0]) for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")}
+    designs = sorted(set(data["design"])) if len(data) else []
+    return {
+        "analysis": spec_name, "outcome": ";".join(spec["outcome"].get("measures", ["adverse_event"])),
+        "measure": effect, "subgroup": subgroup, "variant": variant, "k": int(len(data)),
+        "n": float(data["n"].sum()) if len(data) else 0.0,
+        **{c: fit.get(c, np.nan) for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "q", "pval",
+                                           "se", "q_pval", "tau2_ci_lb", "tau2_ci_ub")},
+        "method": fit.get("method", spec.get("method")), "test": fit.get("test", spec.get("test")),
+        "scale": BACK.get(effect, "identity"), **bt,
+        "converged": bool(fit.get("converged", False)), "message": fit.get("message", ""),
+        "uncontrolled_only": bool(designs) and set(designs) <= UNCONTROLLED,
+        "designs": ";".join(designs), "studies": ";".join(data["label"]) if len(data) else "",
+        "imputed_rows": int(data["imputed"].sum()) if len(data) else 0,
+        "confounded_rows": int(data["confounded"].sum()) if len(data) else 0,
+    }
+
+
+def pool(data: pd.DataFrame, method: str, test: str, level: float = 95) -> dict:
+    """One random-effects (or FE) fit of ``data.yi, data.vi``; k < 2 gives a row saying why."""
+    if len(data) == 0:
+        return {"converged": False, "message": "no study has data for this analysis", "method": method, "test": test}
+    fit = rma_many(data.assign(_all=0), "_all", method=method, test=test, level=level).iloc[0].to_dict()
+    if len(data) == 1:
+        fit["message"] = "k = 1: a single study, not pooled"
+    return fit
+
+
+def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFrame]:
+    """The main fit, its subgroups and its sensitivity variants, as rows of ``pooled.csv``.
+
+    Returns ``pooled`` (rows with :data:`POOLED_COLUMNS`), ``studies`` (the dataset with weights and
+    CIs, for the forest plot) and ``excluded`` (studies considered and why they are out).
+    """
+    method, test, level = spec["method"], spec["test"], spec.get("level", 95)
+    r, imputation = spec.get("prepost_correlation", 0.5), spec.get("imputation", "wan2014")
+    data, excluded = analysis_dataset(corpus, spec, r=r, imputation=imputation)
+    main = pool(data, method, test, level)
+    rows = [_row(name, spec, data, main, "all", "main")]
+    for dim in spec.get("subgroups", []):
+        if len(data) < 2 or data[dim].nunique() < 2:
+            rows.append({**_row(name, spec, data, {"converged": False, "method": method, "test": test,
+                         "message": f"subgroups by {dim}: fewer than two subgroups with data"}, f"{dim}: test", "main")})
+            continue
+        sub = subgroup_analysis(data["yi"], data["vi"], data[dim], method=method, test=test, level=level)
+        for rec in sub.fits.to_dict("records"):
+            part = data.loc[data[dim] == rec["group"]]
+            rows.append(_row(name, spec, part, rec, f"{dim}={rec['group']}", "main"))
+        rows.append({**_row(name, spec, data, {"converged": not math.isnan(sub.q_between), "method": method,
+                     "test": test, "q": sub.q_between, "pval": sub.pval,
+                     "message": f"test for subgroup differences ({sub.approach} tau^2), df={sub.df}" + (f"; {sub.message}" if sub.message else "")},
+                     f"{dim}: test", "main")})
+    # variants of a single study would only repeat it
+    sens = spec.get("sensitivity", []) if len(data) >= 2 else []
+    if "leave1out" in sens and len(data) >= 3:
+        for i in range(len(data)):
+            part = data.drop(index=data.index[i])
+            rows.append(_row(name, spec, part, pool(part, method, test, level), "all",
+                             f"leave out {data['label'].iloc[i]}"))
+    variants = []
+    if "exclude_confounded" in sens:
+        variants.append(("exclude confounded by co-interventions", data.loc[~data["confounded"]]))
+    if "exclude_imputed" in sens:
+        variants.append(("exclude imputed or derived values", data.loc[~data["imputed"]]))
+    if "exclude_high_risk" in sens:
+        variants.append(("exclude high risk of bias", data.loc[~data["high_risk"]]))
+    if "exclude_uncontrolled" in sens:
+        variants.append(("exclude case reports and series", data.loc[~data["design"].isin(UNCONTROLLED)]))
+    for label, part in variants:
+        rows.append(_row(name, spec, part, pool(part, method, test, level), "all", label))
+    if "estimators" in sens:
+        for m in spec.get("estimators", ["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB"]):
+            if m != method:
+                rows.append(_row(name, spec, data, pool(data, m, test, level), "all", f"estimator {m}"))
+    if "correlation" in sens and spec["effect"].upper() == "MC":
+        for rr in spec.get("correlations", [0.3, 0.5, 0.7]):
+            if rr != r:
+                d2, _ = analysis_dataset(corpus, spec, r=rr, imputation=imputation)
+                rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all", f"pre-post correlation {rr:g}"))
+    pooled = pd.DataFrame(rows)[POOLED_COLUMNS]
+    if len(data) and main.get("converged"):
+        w = 1 / (data["vi"] + (main.get("tau2") or 0.0))
+        data["weight"] = 100 * w / w.sum()
+    else:
+        data["weight"] = np.nan if len(data) else pd.Series(dtype=float)
+    if len(data):
+        z = 1.959963984540054
+        data["ci_lb"] = data["yi"] - z * np.sqrt(data["vi"])
+        data["ci_ub"] = data["yi"] + z * np.sqrt(data["vi"])
+        data.insert(0, "analysis", name)
+    return {"pooled": pooled, "studies": data, "excluded": excluded.assign(analysis=name)}
+
+
+def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
+    """Every combination of the grid's choices for each listed analysis, fitted in batches.
+
+    Datasets are built once per (analysis, correlation, imputation, inclusion); then each
+    (estimator, test) pair is one :func:`evsynth.meta.rma_many` call over all datasets at once.
+    """
+    names = grid.get("analyses") or list(analyses)
+    stacked, specs = [], []
+    spec_id = 0
+    for name in names:
+        spec = analyses[name]
+        corrs = grid.get("correlations", [spec.get("prepost_correlation", 0.5)]) if spec["effect"].upper() == "MC" else [np.nan]
+        imps = grid.get("imputation", [spec.get("imputation", "wan2014")]) if spec["effect"].upper() in ("MC", "MD") else [""]
+        for r, imp, incl in itertools.product(corrs, imps, grid.get("inclusion", ["all"])):
+            data, _ = analysis_dataset(corpus, spec, r=0.5 if np.isnan(r) else r, imputation=imp or "wan2014")
+            if len(data):
+                keep = {"all": data.index == data.index,
+                        "exclude_confounded": ~data["confounded"], "exclude_imputed": ~data["imputed"],
+                        "exclude_high_risk": ~data["high_risk"],
+                        "exclude_uncontrolled": ~data["design"].isin(UNCONTROLLED)}[incl]
+                data = data.loc[keep]
+            specs.append({"spec": spec_id, "analysis": name, "effect": spec["effect"].upper(),
+                          "correlation": r, "imputation": imp, "inclusion": incl, "studies": ";".join(data["label"]) if len(data) else ""})
+            if len(data):
+                stacked.append(data[["yi", "vi", "n"]].assign(spec=spec_id))
+            spec_id += 1
+    spec_frame = pd.DataFrame(specs)
+    stack = pd.concat(stacked, ignore_index=True) if stacked else pd.DataFrame(columns=["yi", "vi", "n", "spec"])
+    out = []
+    for method, test in itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])):
+        fits = rma_many(stack, "spec", method=method, test=test) if len(stack) else pd.DataFrame(columns=["spec"])
+        merged = spec_frame.merge(fits, on="spec", how="left")
+        merged["method"], merged["test"] = method, test
+        out.append(merged)
+    result = pd.concat(out, ignore_index=True)
+    result["converged"] = result["converged"].fillna(False).astype(bool)
+    result["message"] = result["message"].fillna("no study has data for this specification")
+    for c in ("estimate", "ci_lb", "ci_ub"):
+        result[f"{c}_bt"] = [float(backtransform(e, [x])[0]) for e, x in zip(result["effect"], result[c])]
+    cols = ["analysis", "effect", "method", "test", "correlation", "imputation", "inclusion", "k", "estimate", "ci_lb",
+            "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "converged",
+            "message", "studies"]
+    result["k"] = result["k"].fillna(0).astype(int)
+    return result[cols].sort_values(["analysis", "method", "test", "correlation", "imputation", "inclusion"]).reset_index(drop=True)
+
+
+def review_comparison(pooled: pd.DataFrame, analyses: dict[str, dict], outcomes_h: pd.DataFrame) -> pd.DataFrame:
+    """Each analysis' main estimate beside the pooled results its ``compare_with`` reviews published.
+
+    The review's estimate is shown as published (its metric, e.g. a mean difference or an odds ratio,
+    and its unit); ours on our scale. Where the metrics differ the row says so: they are context, not a
+    like-for-like check.
+    """
+    rows = []
+    o = outcomes_h
+    for name, spec in sorted(analyses.items()):
+        main = pooled.loc[(pooled["analysis"] == name) & (pooled["variant"] == "main") & (pooled["subgroup"] == "all")]
+        if main.empty:
+            continue
+        m = main.iloc[0]
+        for ref in spec.get("compare_with", []):
+            rev = o.loc[(o["study"] == ref["study"]) & (o["measure"] == ref["measure"]) & (o["group"] == "pooled")]
+            if rev.empty:
+                rows.append({"analysis": name, "review": ref["study"], "measure": ref["measure"],
+                             "note": "the review reports no pooled result for this measure in the records"})
+                continue
+            for (metric, tp, unit), g in rev.groupby(["metric", "timepoint", "unit"], dropna=False):
+                stats = dict(zip(g["stat"], g["value"]))
+                rows.append({
+                    "analysis": name, "ours_effect": m["measure"], "ours_k": m["k"], "ours_estimate": m["estimate_bt"],
+                    "ours_ci_lb": m["ci_lb_bt"], "ours_ci_ub": m["ci_ub_bt"], "ours_studies": m["studies"],
+                    "review": ref["study"], "measure": ref["measure"], "review_metric": metric,
+                    "review_timepoint": tp, "review_unit": unit, "review_k": stats.get("k"),
+                    "review_estimate": stats.get("estimate"), "review_ci_lb": stats.get("ci_lb"),
+                    "review_ci_ub": stats.get("ci_ub"),
+                    "note": ("same kind of estimate" if _same_kind(m["measure"], metric) else
+                             f"different estimands: ours is {m['measure']}, the review's is {metric}"),
+                })
+    cols = ["analysis", "ours_effect", "ours_k", "ours_estimate", "ours_ci_lb", "ours_ci_ub", "ours_studies", "review",
+            "measure", "review_metric", "review_timepoint", "review_unit", "review_k", "review_estimate",
+            "review_ci_lb", "review_ci_ub", "note"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _same_kind(effect: str, metric: str) -> bool:
+    return {"MD": "md", "OR": "or", "RR": "rr", "RD": "rd"}.get(effect.upper()) == str(metric).lower()

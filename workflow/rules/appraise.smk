@@ -1,0 +1,37 @@
+# appraise: a bias checklist per study, derived from the records with reasons, overridable by a reviewer.
+
+
+rule appraise_studies:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+        tools="resources/appraisal/tools.yaml",
+        overrides=get_override_files(),
+    output:
+        csv=report(
+            "results/tables/bias_checklist.csv",
+            caption="../report/bias_checklist.rst",
+            category="Risk of bias",
+            labels={"table": "checklist"},
+        ),
+        md="results/tables/bias_checklist.md",
+        overall="results/tables/bias_overall.csv",
+        plots=report(
+            expand(
+                "results/plots/bias/{tool}_{kind}.{ext}",
+                tool=BIAS_TOOLS,
+                kind=["traffic_light", "summary"],
+                ext=["png", "svg"],
+            ),
+            caption="../report/bias_plots.rst",
+            category="Risk of bias",
+        ),
+    params:
+        min_followup_months=config["appraisal"]["min_followup_months"],
+        colourblind=config["appraisal"]["colourblind"],
+    log:
+        "logs/appraise_studies.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/appraise_studies.py"

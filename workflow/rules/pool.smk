@@ -1,0 +1,106 @@
+# pool: the meta-analyses declared in config, one folder each, then the combined tables and the multiverse.
+
+
+rule pool_analysis:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+        outcomes=rules.harmonize_outcomes.output.parquet,
+        bias=rules.appraise_studies.output.overall,
+    output:
+        pooled="results/analyses/{analysis}/pooled.csv",
+        studies="results/analyses/{analysis}/studies.csv",
+        excluded="results/analyses/{analysis}/excluded.csv",
+        forest=report(
+            multiext("results/analyses/{analysis}/forest", ".png", ".svg"),
+            caption="../report/forest.rst",
+            category="Meta-analyses",
+            subcategory="{analysis}",
+        ),
+    params:
+        spec=get_analysis_spec,
+    log:
+        "logs/pool_analysis/{analysis}.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/pool_analysis.py"
+
+
+rule combine_pooled:
+    input:
+        pooled=expand("results/analyses/{analysis}/pooled.csv", analysis=ANALYSES),
+        studies=expand("results/analyses/{analysis}/studies.csv", analysis=ANALYSES),
+        excluded=expand("results/analyses/{analysis}/excluded.csv", analysis=ANALYSES),
+    output:
+        csv=report(
+            "results/tables/pooled.csv",
+            caption="../report/pooled.rst",
+            category="Meta-analyses",
+            labels={"table": "pooled estimates"},
+        ),
+        md="results/tables/pooled.md",
+        xlsx="results/tables/pooled.xlsx",
+        studies="results/tables/analysis_studies.csv",
+        excluded="results/tables/analysis_excluded.csv",
+    log:
+        "logs/combine_pooled.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/combine_pooled.py"
+
+
+rule compare_reviews:
+    input:
+        pooled=rules.combine_pooled.output.csv,
+        outcomes=rules.harmonize_outcomes.output.parquet,
+        studies=rules.validate_records.output.studies,
+    output:
+        csv=report(
+            "results/tables/review_comparison.csv",
+            caption="../report/review_comparison.rst",
+            category="Meta-analyses",
+            labels={"table": "ours vs published reviews"},
+        ),
+        md="results/tables/review_comparison.md",
+    params:
+        analyses={name: analysis_spec(config, name) for name in ANALYSES},
+    log:
+        "logs/compare_reviews.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/compare_reviews.py"
+
+
+rule run_multiverse:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+        outcomes=rules.harmonize_outcomes.output.parquet,
+        bias=rules.appraise_studies.output.overall,
+    output:
+        csv=report(
+            "results/tables/multiverse.csv",
+            caption="../report/multiverse.rst",
+            category="Multiverse",
+            labels={"table": "multiverse"},
+        ),
+        curves=report(
+            expand(
+                "results/plots/multiverse/{analysis}_specification_curve.{ext}",
+                analysis=MULTIVERSE,
+                ext=["png", "svg"],
+            ),
+            caption="../report/specification_curve.rst",
+            category="Multiverse",
+        ),
+    params:
+        multiverse=get_multiverse_specs(),
+    log:
+        "logs/run_multiverse.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/run_multiverse.py"

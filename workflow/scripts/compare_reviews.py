@@ -1,0 +1,7 @@
+"""compare_reviews: our pooled estimates beside the published reviews' where they cover the same outcome."""
+
+from evsynth.io import step
+from evsynth.steps import compare_step
+
+with step(snakemake.log[0]):
+    compare_step(snakemake.params.analyses, snakemake.input, snakemake.output)
