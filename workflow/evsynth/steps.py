@@ -253,3 +253,24 @@ def dose_plot_step(inputs, paths: list[str]) -> None:
     doses["population"] = doses["study"].map(lambda s: studies[s].get("population", "unspecified"))
     doses = doses.loc[~doses["summary"].astype(bool) & ~doses["rule"].astype(str).eq("not a cell product")]
     dose_plot(doses, paths)
+
+
+PACKAGES = ["evsynth", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "pyarrow",
+            "openpyxl", "PyYAML", "jsonschema"]
+
+
+def environment_step(config: dict, software_path: str, config_path: str) -> None:
+    """Write the software versions and the config of the run."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import yaml
+
+    rows = [{"package": "python", "version": platform.python_version()}]
+    for name in PACKAGES:
+        try:
+            rows.append({"package": name, "version": version(name)})
+        except PackageNotFoundError:
+            rows.append({"package": name, "version": "not installed"})
+    pd.DataFrame(rows).to_csv(software_path, index=False, lineterminator="\n")
+    Path(config_path).write_text(yaml.safe_dump(dict(config), sort_keys=True, allow_unicode=True), encoding="utf-8")

@@ -98,4 +98,5 @@ def get_final_outputs():
         "results/tables/review_comparison.csv",
         "results/plots/doses.png",
         "results/tables/summaries.xlsx",
+        "results/report/software.csv",
     ]

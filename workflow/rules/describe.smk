@@ -8,7 +8,12 @@ rule tabulate_cases:
         discrepancies=rules.report_discrepancies.output.csv,
         measures=f"{config['vocabulary_dir']}/measures.yaml",
     output:
-        csv="results/tables/cases.csv",
+        csv=report(
+            "results/tables/cases.csv",
+            caption="../report/cases.rst",
+            category="Pediatric cases",
+            labels={"table": "summary table rebuilt"},
+        ),
         md="results/tables/cases.md",
     log:
         "logs/tabulate_cases.log",
@@ -24,7 +29,12 @@ rule tabulate_studies:
         studies=rules.validate_records.output.studies,
         doses=rules.harmonize_doses.output.doses,
     output:
-        csv="results/tables/studies.csv",
+        csv=report(
+            "results/tables/studies.csv",
+            caption="../report/studies.rst",
+            category="Records",
+            labels={"table": "studies"},
+        ),
         md="results/tables/studies.md",
     log:
         "logs/tabulate_studies.log",

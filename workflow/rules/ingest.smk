@@ -24,7 +24,12 @@ rule report_discrepancies:
         studies=rules.validate_records.output.studies,
         dose_conflicts="results/harmonized/dose_conflicts.csv",
     output:
-        csv="results/tables/discrepancies.csv",
+        csv=report(
+            "results/tables/discrepancies.csv",
+            caption="../report/discrepancies.rst",
+            category="Records",
+            labels={"table": "discrepancies"},
+        ),
         md="results/tables/discrepancies.md",
     log:
         "logs/report_discrepancies.log",
