@@ -57,9 +57,6 @@ _ALIASES = {"EE": "FE", "CE": "FE", "HKSJ": "knha"}
 _THRESHOLD = 1e-5  # convergence threshold of the Fisher scoring loop
 _MAXITER = 100  # maximum number of Fisher scoring iterations
 _LL0_TOL = np.finfo(float).eps ** 0.25  # 'con$tol' used in the ll0 check
-# our polishing of the fixed point
-_TIGHT = 1e-12
-_POLISH_ITER = 2000
 _EPS = np.finfo(float).eps
 
 
@@ -110,6 +107,13 @@ def _tr4(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray):
     """Weighted least squares per group: returns (A=(X'WX)^-1, beta, residuals)."""
+    if X.shape[2] == 1:
+        x = X[:, :, 0]
+        wx = w * x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = 1.0 / (wx * x).sum(1)
+        b = a * (wx * y).sum(1)
+        return a[:, None, None], b[:, None], y - x * b[:, None]
     A = _inv(_xdx(X, w))
     Xty = np.einsum("gkp,gk->gp", X, w * y)
     beta = np.einsum("gpq,gq->gp", A, Xty)
@@ -311,59 +315,62 @@ def _estimate_tau2(method, X, y, v, m, k, p, fit):
         se = np.sqrt(2 * k**2 / kp / w.sum(1) ** 2)
         return t, se, conv, msg, iters
 
-    # ML / REML / EB: metafor's Fisher scoring loop, vectorized over groups
+    # ML / REML / EB: metafor's Fisher scoring loop, vectorized over groups. It decides
+    # convergence exactly as metafor does (first |change| <= 1e-5 within 100 iterations).
     t = np.maximum(0.0, he)
     active = fit.copy()
-    stop_at = np.full(G, -1)
+    int_only = p == 1 and np.array_equal(X[:, :, 0], m)
     it = 0
-    while active.any() and it < _MAXITER + _POLISH_ITER:
+    while active.any() and it <= _MAXITER:
         it += 1
         ii = np.flatnonzero(active)
         ti = t[ii]
-        Xi, yi_, vi_, mi = X[ii], ymc[ii], v[ii], m[ii]
-        w = mi / (vi_ + ti[:, None])
-        A, _, r = _wls(Xi, yi_, w)
+        w = m[ii] / (v[ii] + ti[:, None])
+        if int_only:  # closed-form traces for X = 1 (same quantities, fewer operations)
+            sw = w.sum(1)
+            yw = ymc[ii]
+            r = yw - ((w * yw).sum(1) / sw)[:, None]
+        else:
+            _, _, r = _wls(X[ii], ymc[ii], w)
         Py = w * r
         if method == "EB":
             ki, kpi = k[ii], kp[ii]
             adj = ((Py * r).sum(1) * ki / kpi - ki) / w.sum(1)
         elif method == "ML":
             adj = ((Py**2).sum(1) - w.sum(1)) / (w**2).sum(1)
+        elif int_only:
+            w2 = w * w
+            sw2 = w2.sum(1)
+            trP = sw - sw2 / sw
+            trPP = sw2 - 2 * (w2 * w).sum(1) / sw + (sw2 / sw) ** 2
+            adj = ((Py**2).sum(1) - trP) / trPP
         else:
-            pt = _Ptraces(Xi, w)
+            pt = _Ptraces(X[ii], w)
             adj = ((Py**2).sum(1) - pt.tr_P()) / pt.tr_PP()
         adj = np.where(np.isnan(adj), 0.0, adj)
-        # step halving: while tau2 + adj < 0, adj <- adj / 2 (terminates at -0.0 when tau2 = 0)
+        # step halving: while tau2 + adj < 0, adj <- adj / 2. At tau2 = 0 metafor halves until
+        # adj underflows to -0.0, i.e. the step is 0: take that shortcut.
+        adj = np.where((ti == 0) & (adj < 0), 0.0, adj)
         for _ in range(1100):
             bad = ti + adj < 0
             if not bad.any():
                 break
             adj = np.where(bad, adj / 2, adj)
         tn = ti + adj
-        change = np.abs(tn - ti)
         t[ii] = tn
         iters[ii] = it
-        newly = (stop_at[ii] < 0) & (change <= _THRESHOLD)
-        if it <= _MAXITER:
-            stop_at[ii[newly]] = it
-        elif it == _MAXITER + 1:
-            failed = stop_at[ii] < 0
-            conv[ii[failed]] = False
-            msg[ii[failed]] = (
+        stopped = np.abs(tn - ti) <= _THRESHOLD
+        if it > _MAXITER:
+            conv[ii] = False
+            msg[ii] = (
                 f"{method}: Fisher scoring did not converge within {_MAXITER} iterations "
                 f"(metafor threshold {_THRESHOLD:g})"
             )
-            active[ii[failed]] = False
-        tight = change <= _TIGHT * (1.0 + tn)
-        if method == "EB":
-            # EB's fixed point is the PM root; once metafor would stop, solve it exactly
-            tight = tight | (stop_at[ii] > 0)
-        active[ii[tight & (stop_at[ii] > 0)]] = False
-    # iteration budget exhausted while metafor would have converged: keep, but say so
-    left = active & fit
-    if left.any():
-        msg[left] = f"{method}: converged by metafor's rule but not to 1e-12 after polishing"
-    iters[fit & conv] = np.where(stop_at[fit & conv] > 0, stop_at[fit & conv], iters[fit & conv])
+            active[ii] = False
+        else:
+            active[ii[stopped]] = False
+    if method in ("ML", "REML"):
+        t = _polish_ml(method, X, ymc, v, m, t, fit & conv, msg)
 
     if method == "EB":
         idx = np.flatnonzero(fit & conv)
@@ -410,6 +417,45 @@ def _estimate_tau2(method, X, y, v, m, k, p, fit):
     t = np.where(conv, np.maximum(0.0, t), np.nan)
     se = np.where(conv, se, np.nan)
     return t, se, conv, msg, iters
+
+
+def _polish_ml(method, X, y, v, m, t, idx_mask, msg, maxit: int = 60):
+    """Newton iterations on the ML/REML score from metafor's stopping value, to the fixed
+    point of its Fisher scoring (metafor stops |change| <= 1e-5 away from it).
+
+    score  S = (y'PPy - tr(P)) / 2          (ML: tr(P) -> sum(w))
+    dS/dt2   = tr(PP)/2 - y'PPPy            (ML: tr(PP) -> sum(w^2))
+    A Fisher step is used where the observed information is not positive."""
+    t = t.copy()
+    act = idx_mask.copy()
+    for _ in range(maxit):
+        ii = np.flatnonzero(act)
+        if ii.size == 0:
+            break
+        ti = t[ii]
+        Xi = X[ii]
+        w = m[ii] / (v[ii] + ti[:, None])
+        A, _, r = _wls(Xi, y[ii], w)
+        u = w * r  # P y
+        if method == "ML":
+            trP, trPP = w.sum(1), (w**2).sum(1)
+        else:
+            pt = _Ptraces(Xi, w)
+            trP, trPP = pt.tr_P(), pt.tr_PP()
+        xwu = np.einsum("gkp,gk->gp", Xi, w * u)
+        uPu = (w * u * u).sum(1) - np.einsum("gp,gpq,gq->g", xwu, A, xwu)
+        score = 0.5 * ((u * u).sum(1) - trP)
+        info = uPu - 0.5 * trPP  # = -dS/dt2
+        step = np.where(info > 0, score / info, score / (0.5 * trPP))
+        tn = ti + step
+        at0 = tn < 0
+        tn = np.where(at0, 0.0, tn)
+        done = (np.abs(tn - ti) <= 1e-14 * (1.0 + ti)) | (at0 & (ti == 0))
+        t[ii] = tn
+        act[ii[done]] = False
+    for g in np.flatnonzero(act):
+        msg[g] = (msg[g] + "; " if msg[g] else "") + "polishing of tau^2 did not settle"
+    return t
 
 
 def _loglik(method, X, y, v, m, tau2, k, p):
