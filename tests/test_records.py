@@ -137,3 +137,11 @@ def test_numbers_not_in_quotes(quote, value):
     from evsynth.provenance import value_in_quote
 
     assert not value_in_quote(value, quote)
+
+
+def test_cli_config_values_become_numbers():
+    from evsynth.config import coerce_cli_values
+
+    cfg = {"harmonize": {"prepost_correlation": "0.7", "summary_method": "luo2018"}, "x": ["3", "true"]}
+    assert coerce_cli_values(cfg) == {"harmonize": {"prepost_correlation": 0.7, "summary_method": "luo2018"},
+                                      "x": [3, True]}

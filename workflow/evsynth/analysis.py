@@ -519,10 +519,13 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     for method, test in itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])):
         fits = rma_many(stack, "spec", method=method, test=test) if len(stack) else pd.DataFrame(columns=["spec"])
         merged = spec_frame.merge(fits, on="spec", how="left")
+        for col in ("k", "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "converged", "message"):
+            if col not in merged.columns:  # no specification had data
+                merged[col] = np.nan
         merged["method"], merged["test"] = method, test
         out.append(merged)
     result = pd.concat(out, ignore_index=True)
-    result["converged"] = result["converged"].fillna(False).astype(bool)
+    result["converged"] = result["converged"].astype("boolean").fillna(False).astype(bool)
     result["message"] = result["message"].fillna("no study has data for this specification")
     for c in ("estimate", "ci_lb", "ci_ub"):
         result[f"{c}_bt"] = [float(backtransform(e, [x])[0]) for e, x in zip(result["effect"], result[c])]

@@ -52,3 +52,27 @@ def check_analyses(config: dict, measures: set[str]) -> None:
             problems.append(f"config key multiverse.analyses: '{name}' is not an analysis of config key analyses")
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def coerce_cli_values(value):
+    """Numbers and booleans given as text (Snakemake passes nested ``--config`` values as strings).
+
+    ``'0.7'`` becomes 0.7, ``'true'`` True; everything else is returned unchanged. Applied in place to
+    dicts and lists so that ``--config harmonize='{prepost_correlation: 0.7}'`` validates as a number.
+    """
+    if isinstance(value, dict):
+        for key in list(value):
+            value[key] = coerce_cli_values(value[key])
+        return value
+    if isinstance(value, list):
+        value[:] = [coerce_cli_values(v) for v in value]
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        try:
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            return value
+    return value

@@ -90,5 +90,11 @@ def step(log_path: str):
             print(f"error: {exc}", file=sys.__stderr__)
             log.flush()
             sys.exit(1)
+        except Exception:  # a bug, not a data problem: keep the traceback in the log too
+            import traceback
+
+            traceback.print_exc(file=log)
+            log.flush()
+            raise
         finally:
             sys.stderr = sys.__stderr__

@@ -160,6 +160,9 @@ def pool_step(name: str, spec: dict, inputs, output) -> None:
     write_csv(out["excluded"], output.excluded)
     main = out["pooled"].iloc[0].to_dict()
     data = out["studies"]
+    if data.empty:  # say so in the plot's place rather than fail: the pooled row says why too
+        _placeholder_plot(Path(output.forest[0]), f"{spec.get('title', name)}: no study has data for this analysis.")
+        return
     effect = spec["effect"].upper()
     transform = {"exp": "exp", "ilogit": "ilogit"}.get(BACK.get(effect, ""), None)
     plot_rows = data.assign(label=data["label"] + data["imputed"].map({True: " *", False: ""})) if len(data) else \
@@ -218,6 +221,11 @@ def multiverse_step(config: dict, inputs, output) -> None:
         paths = [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")]
         choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
                    if rows[c].nunique(dropna=False) > 1]
+        if not rows["converged"].any():
+            for path in paths:
+                if path.endswith(".png"):
+                    _placeholder_plot(Path(path), f"{spec.get('title', name)}: no specification could be fitted.")
+            continue
         specification_curve(rows, paths, title=spec.get("title", name), effect_label="Pooled estimate",
                              choice_columns=choices)
 

@@ -223,6 +223,8 @@ def _first_and_others(picked: pd.DataFrame, ranks: pd.DataFrame, with_time: bool
     first = x.drop_duplicates(keys3).set_index(keys3)
     x = x.join(first["value"].rename("first_value"), on=keys3)
     diff = x.loc[x["value"].ne(x["first_value"]) & x["value"].notna()]
+    if diff.empty:  # every source agrees (or there is one source)
+        return first.assign(other=np.nan)
     if with_time:
         label = diff["value"].map(_fmt) + " [" + diff["source"].astype(str) + ", " + diff["timepoint"].astype(str) + "]"
     else:

@@ -3,10 +3,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from evsynth.config import analysis_spec, check_analyses, check_config
+from evsynth.config import analysis_spec, check_analyses, check_config, coerce_cli_values
 from evsynth.vocabulary import load_vocabulary
 
 
+coerce_cli_values(config)
 validate(config, "../schemas/config.schema.yaml")
 check_config(config)
 check_analyses(config, set(load_vocabulary(config["vocabulary_dir"]).measures))
