@@ -110,3 +110,19 @@ def test_empty_corpus_gives_empty_table_with_columns():
     empty = {t: pd.DataFrame() for t in ["participants", "interventions", "outcomes", "adverse_events"]}
     out = find_discrepancies(empty | {"participants": None, "interventions": None}, {})
     assert out.empty and "value_a" in out.columns
+
+
+def test_summary_dose_per_kg_vs_administrations():
+    from evsynth.discrepancies import summary_dose_conflicts
+
+    doses = pd.DataFrame({
+        "study": "s2021", "group": "P3", "file": F + "interventions.csv", "line": [2, 3, 4],
+        "seq": [1, 2, np.nan], "route": "iv", "summary": [False, False, True],
+        "cells_per_kg": [1.8e6, 1.9e6, 1.8e6], "cells_per_kg_round": [np.nan, np.nan, 1e5],
+        "dose_text": ["a", "b", "1.8 × 10 6 /kg/dose"],
+    })
+    d = summary_dose_conflicts(doses, STUDIES)
+    assert len(d) == 1 and d.iloc[0].value_b == "1.8" and d.iloc[0].value_a.startswith("1.9")
+    assert d.iloc[0].record_a == F + "interventions.csv:3"
+    doses.loc[1, "cells_per_kg"] = 1.84e6  # within the rounding of '1.8'
+    assert summary_dose_conflicts(doses, STUDIES).empty

@@ -254,3 +254,41 @@ def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: li
     out = pd.concat(parts, ignore_index=True)[COLUMNS]
     return out.sort_values(["study", "group", "quantity", "timepoint", "record_a", "record_b"],
                            kind="stable").reset_index(drop=True)
+
+
+def summary_dose_conflicts(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
+    """A summary row's dose per kg ("3.3 × 10 6 /kg/dose") vs the per-kg doses of the group's administrations.
+
+    An administration's per-kg dose is reported, or derived from its total and the patient's weight
+    (reported or implied; ``doses.csv`` says which). Figures are compared within the rounding of the
+    summary's printed value (half its last digit); the administrations that fall outside it are listed in
+    one row per group and summary, with their mean.
+    """
+    if doses is None or doses.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    d = doses.copy()
+    d["summary"] = d["summary"].astype(str).str.lower().isin(["true", "1"])
+    rows = []
+    for (study, group), g in d.groupby(["study", "group"], sort=True):
+        summ = g.loc[g["summary"] & g["cells_per_kg"].notna()]
+        admin = g.loc[~g["summary"] & g["cells_per_kg"].notna()]
+        if summ.empty or admin.empty:
+            continue
+        for s in summ.drop_duplicates("cells_per_kg").to_dict("records"):
+            half = float(s["cells_per_kg_round"]) / 2 if pd.notna(s.get("cells_per_kg_round")) else 0.0
+            off = admin.loc[(admin["cells_per_kg"] - s["cells_per_kg"]).abs() > half + 1e-9 * s["cells_per_kg"]]
+            if off.empty:
+                continue
+            first = off.sort_values("line").iloc[0]
+            listed = ", ".join(f"seq {int(r.seq)} ({r.route}): {r.cells_per_kg / 1e6:.2f}" for r in off.itertuples())
+            rows.append({
+                "study": study, "group": group, "quantity": "dose per kg (10^6 cells/kg)", "timepoint": "",
+                "value_a": f"{off['cells_per_kg'].mean() / 1e6:.3g} (mean of {len(off)})",
+                "source_a": "administrations",
+                "record_a": ";".join(f"{r.file}:{int(r.line)}" for r in off.itertuples()),
+                "value_b": f"{s['cells_per_kg'] / 1e6:g}", "source_b": "summary",
+                "record_b": f"{s['file']}:{int(s['line'])}", "kind": "derived_vs_reported",
+                "note": (f"summary '{s['dose_text']}' vs administrations outside its rounding: {listed} "
+                         "(derived per-kg doses use the weight basis in doses.csv)"),
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)

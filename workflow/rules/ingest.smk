@@ -23,6 +23,7 @@ rule report_discrepancies:
         records=rules.validate_records.output.tables,
         studies=rules.validate_records.output.studies,
         dose_conflicts="results/harmonized/dose_conflicts.csv",
+        doses="results/tables/doses.csv",
     output:
         csv=report(
             "results/tables/discrepancies.csv",

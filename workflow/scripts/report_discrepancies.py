@@ -2,13 +2,14 @@
 
 import pandas as pd
 
-from evsynth.discrepancies import find_discrepancies
+from evsynth.discrepancies import find_discrepancies, summary_dose_conflicts
 from evsynth.io import load_saved_records, step, write_csv, write_markdown
 
 with step(snakemake.log[0]):
     records = load_saved_records(snakemake.input.records, snakemake.input.studies)
     dose_conflicts = pd.read_csv(snakemake.input.dose_conflicts, dtype=str, keep_default_na=False)
-    table = find_discrepancies(records.tables, records.studies, extra=[dose_conflicts])
+    per_kg = summary_dose_conflicts(pd.read_csv(snakemake.input.doses), records.studies)
+    table = find_discrepancies(records.tables, records.studies, extra=[dose_conflicts, per_kg])
     write_csv(table, snakemake.output.csv)
     write_markdown(
         table, snakemake.output.md, "Discrepancies between sources",
