@@ -16,9 +16,11 @@ Conventions shared with metafor:
   a negative ``vi`` becomes NaN.
 * Missing inputs (NaN) propagate to NaN outputs; they are not errors.
 
-Deliberate difference: a standard deviation of exactly 0 is rejected here
-(metafor only rejects negative SDs), because it gives a zero or undefined
-sampling variance that no meta-analysis can use.
+Input checks follow metafor 3.8-1 (sample sizes > 0; counts >= 0 and not
+above their group size; |ri| <= 1), raising ValueError that names the
+argument, the first offending index and its value. Deliberate difference: a
+standard deviation of exactly 0 is rejected here (metafor only rejects
+negative SDs), because it gives a zero or undefined sampling variance.
 """
 
 from __future__ import annotations
