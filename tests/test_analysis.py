@@ -148,3 +148,13 @@ def test_multiverse_rows_equal_single_fits(corpus):
     direct = rma(data["yi"], data["vi"], method="DL", test="knha")
     assert pick["estimate"] == pytest.approx(direct.estimate, abs=1e-10)
     assert pick["ci_ub"] == pytest.approx(direct.ci_ub, abs=1e-10)
+
+
+def test_pediatric_vs_adult_subgroup_test_keeps_a_single_study_subgroup(corpus):
+    out = run_analysis("sle_sledai_change", analysis_spec(CONFIG, "sle_sledai_change"), corpus)
+    p = out["pooled"].set_index("subgroup")
+    adult, child = p.loc["population=adult"], p.loc["population=pediatric"]
+    assert child["k"] == 1 and child["estimate"] == pytest.approx(-7.0)
+    test = p.loc["population: test"]
+    fe = rma([adult["estimate"], child["estimate"]], [adult["se"] ** 2, child["se"] ** 2], method="FE")
+    assert test["q"] == pytest.approx(fe.q) and test["pval"] == pytest.approx(fe.q_pval)
