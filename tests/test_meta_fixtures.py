@@ -178,3 +178,26 @@ def test_fixture_counts():
     assert len(EXTRAS["leave1out"]) >= 30
     assert len(EXTRAS["regtest"]) >= 40
     assert len(EXTRAS["ranktest"]) >= 40
+
+
+@pytest.mark.parametrize(
+    "case",
+    EXTRAS.get("levels", []),
+    ids=lambda c: f"data{c['id']}_{c['method']}_{c['test']}_{c['level']}",
+)
+def test_other_confidence_levels(case):
+    r = rma(case["yi"], case["vi"], method=case["method"], test=case["test"], level=case["level"])
+    assert r.converged == case["converged"], (case.get("error"), r.message)
+    if not case["converged"]:
+        return
+    d = r.to_dict()
+    errors: list[str] = []
+    for a, b in SCALARS:
+        if a in case:
+            check(a, case[a], d[b], errors)
+    if "tau2_ci" in case:
+        for a, b in [("tau2_ci", "tau2_ci"), ("I2_ci", "i2_ci"), ("H2_ci", "h2_ci")]:
+            for j in range(2):
+                check(f"{a}[{j}]", case[a][j], getattr(r, b)[j], errors)
+        assert case["ci_null"] == r.tau2_ci_null
+    assert not errors, "\n".join(errors)

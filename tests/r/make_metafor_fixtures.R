@@ -1,6 +1,8 @@
 #!/usr/bin/env Rscript
 # Generate reference fixtures for evsynth.meta from R/metafor.
 #
+# Numbers are written with 12 significant digits (comparisons are at 1e-6).
+#
 # Usage (from the repository root):
 #   Rscript tests/r/make_metafor_fixtures.R [output_dir]      # default: tests/fixtures
 #
@@ -92,10 +94,11 @@ one_rma <- function(d, method, test, mods = NULL) {
     function() do.call(rma, args),
     function() do.call(rma, c(args, list(control = TIGHT)))
   )
-  out <- list(method = method, test = test, converged = f$ok, error = f$error, tight = f$tight)
-  if (!f$ok) return(out)
+  out <- list(method = method, test = test, converged = f$ok, tight = f$tight)
+  if (!f$ok) return(c(out, list(error = f$error)))
   res <- f$res
   out <- c(out, rma_fields(res))
+  if (is.null(mods)) out$R2 <- out$QMdf <- out$p <- NULL  # not defined for intercept-only models
   if (is.null(mods)) {
     pr <- predict(res)
     out$pi_lb <- num(pr$pi.lb)
@@ -138,7 +141,7 @@ meta_info <- list(
 )
 
 write_json(list(info = meta_info, cases = cases), file.path(outdir, "metafor_rma.json"),
-           auto_unbox = TRUE, digits = NA, null = "null", na = "null")
+           auto_unbox = TRUE, digits = I(12), null = "null", na = "null")
 
 # ---------------------------------------------------------------------------------------
 # 2. meta-regressions, leave1out, cumul, regtest, ranktest
@@ -209,11 +212,38 @@ for (d in Filter(function(d) d$k >= 3, datasets)[1:60]) {
   rank[[length(rank) + 1]] <- list(id = d$id, yi = d$yi, vi = d$vi, tau = num(rt$tau), pval = num(rt$pval))
 }
 
+# other confidence levels (CI, PI, and Q-profile CIs depend on it)
+lev <- list()
+for (d in Filter(function(d) d$k >= 3, datasets)[1:20]) {
+  for (spec in list(list("REML", "z", 90), list("DL", "knha", 99), list("PM", "adhoc", 80))) {
+    f <- fit_twice(
+      function() rma(d$yi, d$vi, method = spec[[1]], test = spec[[2]], level = spec[[3]]),
+      function() rma(d$yi, d$vi, method = spec[[1]], test = spec[[2]], level = spec[[3]], control = TIGHT)
+    )
+    out <- list(id = d$id, yi = d$yi, vi = d$vi, method = spec[[1]], test = spec[[2]], level = spec[[3]],
+                converged = f$ok, error = f$error, tight = f$tight)
+    if (f$ok) {
+      out <- c(out, rma_fields(f$res))
+      pr <- predict(f$res)
+      out$pi_lb <- num(pr$pi.lb)
+      out$pi_ub <- num(pr$pi.ub)
+      ci <- tryCatch(suppressWarnings(confint(f$res, control = list(tol = 1e-12))), error = function(e) e)
+      if (!inherits(ci, "error")) {
+        out$tau2_ci <- num(ci$random["tau^2", c("ci.lb", "ci.ub")])
+        out$I2_ci <- num(ci$random["I^2(%)", c("ci.lb", "ci.ub")])
+        out$H2_ci <- num(ci$random["H^2", c("ci.lb", "ci.ub")])
+        out$ci_null <- isTRUE(ci$ci.null)
+      }
+    }
+    lev[[length(lev) + 1]] <- out
+  }
+}
+
 write_json(list(info = meta_info, metareg = metareg, leave1out = l1o, cumul = cum,
-                regtest = reg, ranktest = rank),
+                regtest = reg, ranktest = rank, levels = lev),
            file.path(outdir, "metafor_rma_extras.json"),
-           auto_unbox = TRUE, digits = NA, null = "null", na = "null")
+           auto_unbox = TRUE, digits = I(12), null = "null", na = "null")
 
 cat("datasets:", length(cases), " fits:", sum(sapply(cases, function(x) length(x$fits))),
     " metareg:", length(metareg), " leave1out:", length(l1o), " cumul:", length(cum),
-    " regtest:", length(reg), " ranktest:", length(rank), "\n")
+    " regtest:", length(reg), " ranktest:", length(rank), " levels:", length(lev), "\n")

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 __all__ = [
     "RMAResult",
@@ -200,6 +200,41 @@ def _q_root(X, y, v, m, target, lo, hi, idx, maxit=200):
         act[ii[done]] = False
     root[conv] = x[conv]
     return root, conv
+
+
+# fast ufunc versions of the distribution functions used below (the same scipy.special
+# routines scipy.stats calls, without its per-call argument checking overhead)
+def _norm_isf(p):
+    return -special.ndtri(p)
+
+
+def _norm_sf(x):
+    return special.ndtr(-x)
+
+
+def _t_isf(p, df):
+    return -special.stdtrit(df, p)
+
+
+def _t_sf(x, df):
+    return special.stdtr(df, -x)
+
+
+def _chi2_sf(x, df):
+    return special.chdtrc(df, x)
+
+
+def _chi2_isf(p, df):
+    return 2.0 * special.gammainccinv(df / 2.0, p)
+
+
+def _chi2_ppf(p, df):
+    return 2.0 * special.gammaincinv(df / 2.0, p)
+
+
+def _f_sf(x, dfn, dfd):
+    return special.fdtrc(dfn, dfd, x)
+
 
 
 def _level(level: float) -> float:
@@ -584,15 +619,15 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
     ddf = np.where(use_t, kp, np.nan)
     with np.errstate(invalid="ignore"):
         if test == "z":
-            crit = np.full(G, stats.norm.isf(alpha / 2))
-            pval_b = 2 * stats.norm.sf(np.abs(stat_b))
+            crit = np.full(G, _norm_isf(alpha / 2))
+            pval_b = 2 * _norm_sf(np.abs(stat_b))
         else:
             dd = np.where(ddf > 0, ddf, np.nan)
-            crit = np.where(use_t, stats.t.isf(alpha / 2, dd), stats.norm.isf(alpha / 2))
+            crit = np.where(use_t, _t_isf(alpha / 2, dd), _norm_isf(alpha / 2))
             pval_b = np.where(
                 use_t[:, None],
-                2 * stats.t.sf(np.abs(stat_b), dd[:, None]),
-                2 * stats.norm.sf(np.abs(stat_b)),
+                2 * _t_sf(np.abs(stat_b), dd[:, None]),
+                2 * _norm_sf(np.abs(stat_b)),
             )
     ci_lb_b = beta - crit[:, None] * se_b
     ci_ub_b = beta + crit[:, None] * se_b
@@ -605,12 +640,12 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
         qm = np.einsum("gp,gpq,gq->g", bb, _inv(vb[:, btt, btt]), bb)
         if test == "z":
             qm_df2 = np.full(G, np.nan)
-            qm_p = stats.chi2.sf(qm, mdf)
+            qm_p = _chi2_sf(qm, mdf)
         else:
             qm = np.where(use_t, qm / mdf, qm)
             qm_df2 = np.where(use_t, kp, np.nan)
             qm_p = np.where(
-                use_t, stats.f.sf(qm, mdf, np.where(kp > 0, kp, np.nan)), stats.chi2.sf(qm, mdf)
+                use_t, _f_sf(qm, mdf, np.where(kp > 0, kp, np.nan)), _chi2_sf(qm, mdf)
             )
 
     # --- heterogeneity test, I^2, H^2 (always inverse-variance, W = 1/vi) ---
@@ -620,7 +655,7 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
     qe = np.maximum(0.0, (w0 * r0 * r0).sum(1))
     trP0 = pt0.tr_P()
     with np.errstate(invalid="ignore", divide="ignore"):
-        qe_p = stats.chi2.sf(qe, np.where(kp > 0, kp, np.nan))
+        qe_p = _chi2_sf(qe, np.where(kp > 0, kp, np.nan))
         vt = kp / trP0
         if fe:
             i2 = np.maximum(0.0, 100 * (qe - kp) / qe)
@@ -653,8 +688,8 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
         cg = good & (kp > 0)
         idx_all = np.flatnonzero(cg)
         if idx_all.size:
-            crit_u = np.where(cg, stats.chi2.isf(alpha / 2, np.where(kp > 0, kp, 1)), np.nan)
-            crit_l = np.where(cg, stats.chi2.ppf(alpha / 2, np.where(kp > 0, kp, 1)), np.nan)
+            crit_u = np.where(cg, _chi2_isf(alpha / 2, np.where(kp > 0, kp, 1)), np.nan)
+            crit_l = np.where(cg, _chi2_ppf(alpha / 2, np.where(kp > 0, kp, 1)), np.nan)
             tmin = np.zeros(G)
             tmax = np.maximum(100.0, np.where(cg, tau2 * 10, 0.0))
             qmin, _ = _qe(X, y, v, m, tmin)
@@ -1220,8 +1255,8 @@ def regtest(
         s2 = float((w * r[0] ** 2).sum()) / ddf
         se = np.sqrt(np.diag(A[0]) * s2)
         tval = b[0] / se
-        pv = 2 * stats.t.sf(np.abs(tval), ddf)
-        crit = stats.t.isf(_level(level) / 2, ddf)
+        pv = 2 * _t_sf(np.abs(tval), ddf)
+        crit = _t_isf(_level(level) / 2, ddf)
         return BiasTestResult(
             "regtest", k, True, "", stat=float(tval[1]), pval=float(pv[1]), df=float(ddf),
             estimate=float(b[0, 0]), ci_lb=float(b[0, 0] - crit * se[0]),
@@ -1279,7 +1314,7 @@ def _kendall_test(x: np.ndarray, y: np.ndarray, exact: bool = True) -> tuple[flo
     v2 = (xt * (xt - 1) * (xt - 2)).sum() * (yt * (yt - 1) * (yt - 2)).sum()
     var_s = (v0 - vt_ - vu) / 18 + v1 / (2 * n * (n - 1)) + v2 / (9 * n * (n - 1) * (n - 2))
     z = S / math.sqrt(var_s)
-    return tau, float(2 * min(stats.norm.cdf(z), stats.norm.sf(z)))
+    return tau, float(2 * min(special.ndtr(z), _norm_sf(z)))
 
 
 def ranktest(
