@@ -149,3 +149,20 @@ def test_random_many_groups_against_rma():
         row = many.iloc[g]
         for f in NUMERIC:
             assert _same(one[f], float(row[f])), (g, f)
+
+
+def test_subgroup_single_study_enters_q_between():
+    from evsynth.meta import subgroup_analysis
+
+    y = np.array([0.1, 0.3, 0.2, 0.9, -0.2])
+    v = np.array([0.05, 0.04, 0.06, 0.1, 0.08])
+    g = ["a", "a", "a", "b", "c"]
+    s = subgroup_analysis(y, v, g, method="DL")
+    assert s.df == 2 and "single-study" in s.message
+    fa = rma(y[:3], v[:3], method="DL")
+    b = np.array([fa.estimate, 0.9, -0.2])
+    w = 1 / np.array([fa.se**2, 0.1, 0.08])
+    qb = (w * (b - (w * b).sum() / w.sum()) ** 2).sum()
+    assert s.q_between == pytest.approx(qb, rel=1e-12)
+    common = subgroup_analysis(y, v, g, method="DL", tau2="common")
+    assert common.approach == "common" and common.df == 2

@@ -1134,7 +1134,8 @@ def subgroup_analysis(
     ``tau2="separate"`` (default; meta's/RevMan's approach and the one in metafor's docs for
     dat.bcg): a separate model per subgroup, then Q_between = the Wald-type heterogeneity test
     of an equal-effects model fitted to the subgroup estimates with their SEs
-    (sum w_g (b_g - b_w)^2, w_g = 1/se_g^2, df = G - 1).
+    (sum w_g (b_g - b_w)^2, w_g = 1/se_g^2, df = G - 1). A single-study subgroup enters with
+    its own estimate and SE (as in meta); subgroups whose model failed are left out (message).
     ``tau2="common"``: one meta-regression with subgroup dummies (common tau^2, metafor's
     ``rma(yi, vi, mods = ~ factor(group))``); Q_between = QM of the dummies (F under knha).
     """
@@ -1144,11 +1145,16 @@ def subgroup_analysis(
     frame = pd.DataFrame({"group": g, "yi": y, "vi": v})
     fits = rma_many(frame, "group", method=mth, test=tst, level=level)
     if tau2 == "separate":
-        ok = fits["converged"].to_numpy()
-        msg = ""
+        single = (fits["k"] == 1).to_numpy() & np.isfinite(fits["se"].to_numpy())
+        ok = fits["converged"].to_numpy() | single
+        notes = []
+        if single.any():
+            names = ", ".join(str(x) for x in fits.loc[single, "group"])
+            notes.append(f"single-study subgroups enter Q_between with their own estimate: {names}")
         if not ok.all():
             bad = ", ".join(str(x) for x in fits.loc[~ok, "group"])
-            msg = f"subgroups without a fitted model excluded from Q_between: {bad}"
+            notes.append(f"subgroups without a fitted model excluded from Q_between: {bad}")
+        msg = "; ".join(notes)
         b = fits.loc[ok, "estimate"].to_numpy()
         s = fits.loc[ok, "se"].to_numpy()
         if len(b) < 2:
