@@ -166,3 +166,22 @@ def test_subgroup_single_study_enters_q_between():
     assert s.q_between == pytest.approx(qb, rel=1e-12)
     common = subgroup_analysis(y, v, g, method="DL", tau2="common")
     assert common.approach == "common" and common.df == 2
+
+
+def test_size_classes_give_identical_rows(monkeypatch):
+    sizes = [1, 2, 3, 5, 9, 17, 40]
+    rng = np.random.default_rng(5)
+    rows = []
+    for g, k in enumerate(sizes):
+        v = rng.uniform(0.02, 0.4, k)
+        y = rng.normal(0, np.sqrt(v + 0.1))
+        rows += [(g, a, b) for a, b in zip(y, v)]
+    df = pd.DataFrame(rows, columns=["g", "yi", "vi"])
+    one_pass = rma_many(df, "g", method="REML", test="knha")
+    monkeypatch.setattr(meta, "_PAD_CELLS", 1)  # force padding within size classes
+    classes = meta.rma_many(df, "g", method="REML", test="knha")
+    assert list(classes["g"]) == list(range(len(sizes)))
+    for f in NUMERIC:
+        for a, b in zip(one_pass[f], classes[f]):
+            assert _same(float(a), float(b)), f
+    assert (one_pass["message"] == classes["message"]).all()

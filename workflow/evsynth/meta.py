@@ -20,8 +20,14 @@ Numerical choices (documented deviations from metafor's *defaults*, not from its
   bracketed Newton iteration to full double precision, where metafor's ``uniroot`` stops at
   ``tol = .Machine$double.eps^0.25``. Fixtures compare against metafor run with tight
   ``control`` settings (see tests/r/README.md).
+* When the ML/REML maximum lies on the boundary, metafor's Fisher scoring approaches
+  tau^2 = 0 geometrically and stops at a small positive remainder; we report the limit 0
+  (checked with the score at 0). The ll0 check of metafor (tau^2 set to 0 when the
+  likelihood is larger there) is reproduced.
 * Studies with non-positive sampling variances are not supported (metafor allows ``vi = 0``
   for some estimators); such analyses are reported as failed with a reason.
+* k = 1: metafor fits the single study (tau^2 = 0); we return those numbers too but flag
+  the result ``converged=False`` with the message "k=1: ...", as no meta-analysis happened.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ _THRESHOLD = 1e-5  # convergence threshold of the Fisher scoring loop
 _MAXITER = 100  # maximum number of Fisher scoring iterations
 _LL0_TOL = np.finfo(float).eps ** 0.25  # 'con$tol' used in the ll0 check
 _EPS = np.finfo(float).eps
+_PAD_CELLS = 4_000_000  # rma_many pads all groups to the largest k up to this many cells
 
 
 # ----------------------------------------------------------------------------------------
@@ -1026,9 +1033,25 @@ def rma_many(
         dtype=object,
     )
     keep = ~na
-    m, (Y, V) = _pad_groups(codes[keep], G, y[keep], v[keep])
-    out = _fit_batch(Y, V, m, m[:, :, None].copy(), mth, tst, level, premsg=pre)
-    res = _frame_from(out, mth, tst, level)
+    ck = codes[keep]
+    sizes = np.bincount(ck, minlength=G)
+    if G * max(1, int(sizes.max(initial=1))) <= _PAD_CELLS:
+        buckets = [np.arange(G)]
+    else:
+        # very unequal group sizes: pad within a few size classes (powers of two) instead of
+        # padding every group to the largest one; still one vectorized fit per size class
+        cls = np.ceil(np.log2(np.maximum(sizes, 1))).astype(int)
+        buckets = [np.flatnonzero(cls == c) for c in np.unique(cls)]
+    parts = []
+    for b in buckets:
+        local = np.full(G, -1)
+        local[b] = np.arange(len(b))
+        sel = local[ck] >= 0
+        m, (Y, V) = _pad_groups(local[ck][sel], len(b), y[keep][sel], v[keep][sel])
+        out = _fit_batch(Y, V, m, m[:, :, None].copy(), mth, tst, level, premsg=pre[b])
+        parts.append(_frame_from(out, mth, tst, level).set_index(pd.Index(b)))
+    res = pd.concat(parts).sort_index() if len(parts) > 1 else parts[0].reset_index(drop=True)
+    res = res.reset_index(drop=True)
     return pd.concat([keys.reset_index(drop=True), res], axis=1)
 
 
