@@ -154,7 +154,7 @@ def test_pediatric_vs_adult_subgroup_test_keeps_a_single_study_subgroup(corpus):
     out = run_analysis("sle_sledai_change", analysis_spec(CONFIG, "sle_sledai_change"), corpus)
     p = out["pooled"].set_index("subgroup")
     adult, child = p.loc["population=adult"], p.loc["population=pediatric"]
-    assert child["k"] == 1 and child["estimate"] == pytest.approx(-7.0)
+    assert child["k"] == 1 and child["estimate"] == pytest.approx(-7.0) and child["se"] == pytest.approx(1.0)
     test = p.loc["population: test"]
     fe = rma([adult["estimate"], child["estimate"]], [adult["se"] ** 2, child["se"] ** 2], method="FE")
     assert test["q"] == pytest.approx(fe.q) and test["pval"] == pytest.approx(fe.q_pval)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .effects import escalc
-from .meta import rma, rma_many, subgroup_analysis
+from .meta import rma_many, subgroup_analysis
 from .summary_stats import impute_summary
 
 PAIRED = {"MD", "OR", "RR", "RD"}
@@ -439,25 +439,14 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
                          "message": f"subgroups by {dim}: fewer than two subgroups with data"}, f"{dim}: test", "main")})
             continue
         sub = subgroup_analysis(data["yi"], data["vi"], data[dim], method=method, test=test, level=level)
-        est, var = [], []
         for rec in sub.fits.to_dict("records"):
             part = data.loc[data[dim] == rec["group"]]
-            if len(part) == 1:  # a single study is its subgroup's estimate (as R meta keeps it)
-                rec = {**rec, "estimate": float(part["yi"].iloc[0]), "se": float(np.sqrt(part["vi"].iloc[0])),
-                       "message": "k = 1: the single study's own estimate"}
             rows.append(_row(name, spec, part, rec, f"{dim}={rec['group']}", "main"))
-            if np.isfinite(rec.get("estimate", np.nan)) and np.isfinite(rec.get("se", np.nan)):
-                est.append(rec["estimate"])
-                var.append(rec["se"] ** 2)
-        if len(est) >= 2:
-            # Q between subgroups: equal-effects heterogeneity of the subgroup estimates (separate tau^2)
-            fe = rma(est, var, method="FE")
-            test_fit = {"converged": True, "method": method, "test": test, "q": fe.q, "pval": fe.q_pval,
-                        "message": f"test for subgroup differences (separate tau^2 per subgroup), df={len(est) - 1}"}
-        else:
-            test_fit = {"converged": False, "method": method, "test": test,
-                        "message": "test for subgroup differences: fewer than two subgroups with an estimate"}
-        rows.append(_row(name, spec, data, test_fit, f"{dim}: test", "main"))
+        note = f"test for subgroup differences ({sub.approach} tau^2 per subgroup), df={sub.df}"
+        rows.append(_row(name, spec, data, {"converged": bool(np.isfinite(sub.q_between)), "method": method,
+                                            "test": test, "q": sub.q_between, "pval": sub.pval,
+                                            "message": note + (f"; {sub.message}" if sub.message else "")},
+                         f"{dim}: test", "main"))
     # variants of a single study would only repeat it
     sens = spec.get("sensitivity", []) if len(data) >= 2 else []
     if "leave1out" in sens and len(data) >= 3:
