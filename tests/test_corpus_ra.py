@@ -6,12 +6,12 @@ means a record drifted from its source, not that the test needs updating.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+
+from corpus_support import norm as _norm, one, study_yaml, table
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "resources" / "studies"
@@ -24,27 +24,12 @@ OURS = RA_STUDIES + GVHD_STUDIES
 TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointerventions")
 
 
-def table(study: str, name: str) -> pd.DataFrame:
-    path = STUDIES / study / f"{name}.csv"
-    if not path.exists():
-        return pd.DataFrame()
-    return pd.read_csv(path, dtype={"quote": str, "dose_text": str, "note": str})
 
 
-def study_yaml(study: str) -> dict:
-    return yaml.safe_load((STUDIES / study / "study.yaml").read_text(encoding="utf-8"))
 
 
-def one(frame: pd.DataFrame, **where) -> float:
-    sel = frame
-    for col, val in where.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, f"expected one row for {where}, found {len(sel)}"
-    return float(sel["value"].iloc[0])
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", str(text)).strip()
 
 
 # --- provenance of every quote ---------------------------------------------------------------

@@ -6,12 +6,12 @@ deng2017 and the SLE reviews, so that an edit that swaps arms, units or denomina
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+
+from corpus_support import norm, one, study_yaml, table
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "resources" / "studies"
@@ -21,30 +21,12 @@ IDS = ["swart2019", "wang2016", "liang2010", "sun2010", "wang2014", "wang2013a",
 TABLES = ["participants", "interventions", "outcomes", "adverse_events", "cointerventions"]
 
 
-def table(study: str, name: str) -> pd.DataFrame:
-    path = STUDIES / study / f"{name}.csv"
-    if not path.exists():
-        return pd.DataFrame()
-    return pd.read_csv(path, dtype={"quote": str, "note": str})
 
 
-def study_yaml(study: str) -> dict:
-    return yaml.safe_load((STUDIES / study / "study.yaml").read_text(encoding="utf-8"))
 
 
-def one(frame: pd.DataFrame, **where) -> float:
-    sel = frame
-    for col, val in where.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, f"expected one row for {where}, got {len(sel)}"
-    return float(sel["value"].iloc[0])
 
 
-def norm(text: str) -> str:
-    text = re.sub(r"\*\*|`", "", str(text))
-    for a, b in (("\u2212", "-"), ("\u2013", "-"), ("\u2014", "-"), ("\u00a0", " ")):
-        text = text.replace(a, b)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 @pytest.fixture(scope="module")
