@@ -23,6 +23,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .harmonize import time_months
+
 COLUMNS = [
     "study", "group", "quantity", "timepoint", "value_a", "source_a", "record_a",
     "value_b", "source_b", "record_b", "kind", "note",
@@ -34,7 +36,6 @@ PARTICIPANT_QUANTITIES = [
     "age_max_years", "weight_kg", "disease_duration_years", "followup",
 ]
 ADVERSE_QUANTITIES = ["n_patients", "n_events", "n_at_risk"]
-MONTHS_PER = {"days": 12 / 365.25, "weeks": 12 * 7 / 365.25, "months": 1.0, "years": 12.0}
 
 
 def _fmt(value) -> str:
@@ -197,15 +198,10 @@ def route_count_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.Data
 
 
 def timepoint_months(text: str) -> float:
-    """Months after the first MSC for a timepoint (``baseline`` 0; ranges give their midpoint)."""
-    text = str(text).strip()
-    if text == "baseline":
-        return 0.0
-    parts = text.split()
-    if len(parts) != 2 or parts[1] not in MONTHS_PER:
-        return float("nan")
-    bounds = [float(x) for x in parts[0].split("-")]
-    return float(np.mean(bounds)) * MONTHS_PER[parts[1]]
+    """Months after the first MSC for one timepoint, by :func:`evsynth.harmonize.time_months`
+    (``baseline`` 0, ranges at their midpoint, ``post`` or unreadable NaN)."""
+    months, _ = time_months(pd.Series([text]))
+    return float(months.iloc[0])
 
 
 def age_followup_conflicts(participants: pd.DataFrame, studies: dict, tolerance_years: float = 1.0) -> pd.DataFrame:
