@@ -28,8 +28,8 @@ lint: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 bench: $(BIN)/.installed
-	$(BIN)/python -m evsynth.bench engine results/benchmarks/engine.json
-	$(BIN)/python -m evsynth.bench_harmonize results/benchmarks/harmonize.json
+	$(BIN)/python benchmarks/engine.py engine results/benchmarks/engine.json
+	$(BIN)/python benchmarks/harmonize.py results/benchmarks/harmonize.json
 
 clean:
 	rm -rf results logs .snakemake

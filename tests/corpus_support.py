@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from evsynth.provenance import normalize_text as norm  # noqa: F401 (re-exported for the tests)
+from evsynth.ingest.provenance import normalize_text as norm  # noqa: F401 (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "resources" / "studies"

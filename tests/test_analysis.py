@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from evsynth.analysis import Corpus, analysis_dataset, multiverse, run_analysis
-from evsynth.config import analysis_spec
-from evsynth.meta import rma
-from evsynth.records import load_records
+from evsynth.pool.analysis import Corpus, analysis_dataset, multiverse, run_analysis
+from evsynth.common.config import analysis_spec
+from evsynth.stats.meta import rma
+from evsynth.ingest.records import load_records
 from evsynth.steps import outcome_step
 
 ROOT = Path(__file__).resolve().parents[1]

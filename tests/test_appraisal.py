@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from evsynth import appraisal as A
+from evsynth.appraise import appraisal as A
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_PATH = ROOT / "resources" / "appraisal" / "tools.yaml"
@@ -511,7 +511,7 @@ def test_wong2021_example_override_quotes_are_verbatim():
 # ---- plots ---------------------------------------------------------------------------------------
 
 def test_plots_write_png_and_svg_with_robvis_colours(tmp_path, tools):
-    from evsynth import plots_bias as P
+    from evsynth.appraise import plots as P
 
     studies = {"a": study("a", design="rct", level="aggregate", randomization="central", blinding="double_blind"),
                "b": study("b", design="rct", level="aggregate", randomization="none")}
@@ -528,7 +528,7 @@ def test_plots_write_png_and_svg_with_robvis_colours(tmp_path, tools):
 
 
 def test_plot_item_order_is_natural():
-    from evsynth import plots_bias as P
+    from evsynth.appraise import plots as P
 
     rows = pd.DataFrame({"item": ["Q4", "overall", "Q10", "Q1", "Q2"]})
     assert P._items(rows) == ["Q1", "Q2", "Q4", "Q10", "overall"]

@@ -61,7 +61,7 @@ def test_quote_short_and_in_notes(sid, quote):
 
 @pytest.mark.skipif(not NOTES.exists(), reason="source notes not available")
 def test_records_validate():
-    records = pytest.importorskip("evsynth.records")
+    records = pytest.importorskip("evsynth.ingest.records")
     for sid in OURS:
         records.load_records(STUDIES / sid, sources_dir=NOTES.parent, root=ROOT)
 

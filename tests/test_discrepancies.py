@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evsynth.discrepancies import (
+from evsynth.describe.discrepancies import (
     age_followup_conflicts, find_discrepancies, pair_kind, repeated_values, route_count_conflicts,
     timepoint_months,
 )
@@ -113,7 +113,7 @@ def test_empty_corpus_gives_empty_table_with_columns():
 
 
 def test_summary_dose_per_kg_vs_administrations():
-    from evsynth.discrepancies import summary_dose_conflicts
+    from evsynth.describe.discrepancies import summary_dose_conflicts
 
     doses = pd.DataFrame({
         "study": "s2021", "group": "P3", "file": F + "interventions.csv", "line": [2, 3, 4],

@@ -1,4 +1,4 @@
-"""Tests for evsynth.effects against published metafor results and R fixtures.
+"""Tests for evsynth.stats.effects against published metafor results and R fixtures.
 
 Published values (4 decimals, checked at atol 5e-4) are those collected in
 shared/sources/methods-reference.md sections 1.1, 1.2, 1.4-1.6. The fixture
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evsynth.effects import (
+from evsynth.stats.effects import (
     MEASURES,
     backtransform,
     cmicalc,

@@ -1,4 +1,4 @@
-"""Tests for evsynth.glmm (binomial-normal GLMM pooling of proportions).
+"""Tests for evsynth.stats.glmm (binomial-normal GLMM pooling of proportions).
 
 Published values: methods-reference.md section 1.5 (dat.pritz1997 from the
 metadat docs; dat.nielweise2007 from metafor's test_analysis_example_stijnen2010.r,
@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evsynth.glmm import GlmmResult, glmm_loglik, pool_proportions_glmm
+from evsynth.stats.glmm import GlmmResult, glmm_loglik, pool_proportions_glmm
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ATOL4 = 5e-4

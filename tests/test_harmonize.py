@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from evsynth.harmonize import (
+from evsynth.harmonize.tables import (
     HarmonizeError, cumulative_doses, harmonize_doses, harmonize_outcomes, implied_weight_conflicts, time_months,
     weight_interval,
 )
-from evsynth.units import load_units
+from evsynth.harmonize.units import load_units
 
 MEASURES = yaml.safe_load(open("resources/vocabulary/measures.yaml", encoding="utf-8"))
 UNITS = load_units("resources/vocabulary/units.yaml")

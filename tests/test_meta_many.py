@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import evsynth.meta as meta
-from evsynth.meta import cumulative, leave1out, rma, rma_many
+import evsynth.stats.meta as meta
+from evsynth.stats.meta import cumulative, leave1out, rma, rma_many
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -152,7 +152,7 @@ def test_random_many_groups_against_rma():
 
 
 def test_subgroup_single_study_enters_q_between():
-    from evsynth.meta import subgroup_analysis
+    from evsynth.stats.meta import subgroup_analysis
 
     y = np.array([0.1, 0.3, 0.2, 0.9, -0.2])
     v = np.array([0.05, 0.04, 0.06, 0.1, 0.08])

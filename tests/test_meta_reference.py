@@ -1,10 +1,10 @@
-"""evsynth.meta against published metafor results (/work/shared/sources/methods-reference.md, §1).
+"""evsynth.stats.meta against published metafor results (/work/shared/sources/methods-reference.md, §1).
 
 Precision: values printed with 4 decimals are checked with atol 5e-4 (metafor's own tests use
 a relative tolerance of 0.01); 2-3 decimal values with half a unit of their last digit; the
 full-precision anchors (Kacker 2004, from statsmodels' fixtures; §1.9) with rtol 1e-8.
 Effect sizes are computed here from the raw counts with the formulas written out below
-(deliberately not importing evsynth.effects).
+(deliberately not importing evsynth.stats.effects).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evsynth.meta import leave1out, ranktest, regtest, rma, subgroup_analysis
+from evsynth.stats.meta import leave1out, ranktest, regtest, rma, subgroup_analysis
 
 A4 = 5e-4  # 4-dp published values
 

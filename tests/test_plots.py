@@ -1,4 +1,4 @@
-"""Plots of issue 6 (evsynth.plots): files are written, valid, deterministic, and carry their texts."""
+"""Plots of issue 6 (evsynth.report.plots): files are written, valid, deterministic, and carry their texts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evsynth import plots
+from evsynth.report import plots
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 

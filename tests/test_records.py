@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from evsynth.records import RecordValidationError, load_records, main
+from evsynth.ingest.records import RecordValidationError, load_records, main
 
 DATA = Path(__file__).parent / "data"
 SOURCES = DATA / "sources"
@@ -126,7 +126,7 @@ def test_cli_exit_codes(corpus, capsys):
     ],
 )
 def test_numbers_read_from_quotes(quote, value):
-    from evsynth.provenance import value_in_quote
+    from evsynth.ingest.provenance import value_in_quote
 
     assert value_in_quote(value, quote)
 
@@ -134,13 +134,13 @@ def test_numbers_read_from_quotes(quote, value):
 @pytest.mark.parametrize("quote, value", [("Forty patients", 41), ("1:640", 64), ("2505.0 ± 1323.9", 2505.1),
                                           ("months 20.84 Fixed", 2)])
 def test_numbers_not_in_quotes(quote, value):
-    from evsynth.provenance import value_in_quote
+    from evsynth.ingest.provenance import value_in_quote
 
     assert not value_in_quote(value, quote)
 
 
 def test_cli_config_values_become_numbers():
-    from evsynth.config import coerce_cli_values
+    from evsynth.common.config import coerce_cli_values
 
     cfg = {"harmonize": {"prepost_correlation": "0.7", "summary_method": "luo2018"}, "x": ["3", "true"]}
     assert coerce_cli_values(cfg) == {"harmonize": {"prepost_correlation": 0.7, "summary_method": "luo2018"},

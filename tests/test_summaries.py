@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from evsynth.summaries import (
+from evsynth.describe.summaries import (
     CASE_COLUMNS,
     SUMMARY_COLUMNS,
     analysis_units,
@@ -353,7 +353,7 @@ def _real_inputs():
             res / "tables" / "doses.csv", res / "tables" / "doses_cumulative.csv", res / "tables" / "responders.csv"]
     if not all(p.exists() for p in need):
         pytest.skip("results/ intermediates not built (run snakemake first)")
-    from evsynth.io import load_saved_records
+    from evsynth.common.io import load_saved_records
 
     names = ["participants", "interventions", "outcomes", "adverse_events", "cointerventions"]
     rec = load_saved_records([str(res / "records" / f"{t}.parquet") for t in names], str(need[0]))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evsynth.summary_stats import (
+from evsynth.harmonize.imputation import (
     change_sd, impute_summary, load_thresholds, mean_sd_from_quantiles, responders, sd_from_ci, sd_from_se,
 )
 

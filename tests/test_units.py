@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from evsynth.units import DAYS_PER_MONTH, Dose, DoseListError, DoseParseError, parse_dose, parse_dose_items
+from evsynth.harmonize.units import DAYS_PER_MONTH, Dose, DoseListError, DoseParseError, parse_dose, parse_dose_items
 
 
 def close(a, b, rel=1e-12):

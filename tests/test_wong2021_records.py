@@ -1,6 +1,6 @@
 """Anchor facts of the wong2021 records (three children, case text and Summary Table side by side).
 
-Loads the CSVs with pandas directly (independent of evsynth.records) and checks the facts a reviewer
+Loads the CSVs with pandas directly (independent of evsynth.ingest.records) and checks the facts a reviewer
 would verify first, plus the provenance rules: every quote is at most 40 words and appears in the source
 file (white space normalized), and every numeric value of a row can be read from its quote.
 """

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from evsynth.workbook import CAVEAT, sanitize_sheet_names, write_workbook
+from evsynth.report.workbook import CAVEAT, sanitize_sheet_names, write_workbook
 
 
 def _sheets():

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-## Reference values from R metafor for evsynth.effects and evsynth.glmm.
+## Reference values from R metafor for evsynth.stats.effects and evsynth.stats.glmm.
 ##
 ## Writes tests/fixtures/metafor_escalc.json (escalc + transf functions) and
 ## tests/fixtures/metafor_glmm.json (rma.glmm(measure = "PLO")).

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .discrepancies import COLUMNS as DISCREPANCY_COLUMNS
-from .harmonize import cumulative_doses, harmonize_doses, harmonize_outcomes, implied_weight_conflicts
-from .summary_stats import impute_summary, load_thresholds, responders
-from .units import DoseParseError, load_units, parse_dose
-from .vocabulary import load_vocabulary
+from evsynth.describe.discrepancies import COLUMNS as DISCREPANCY_COLUMNS
+from evsynth.harmonize.tables import cumulative_doses, harmonize_doses, harmonize_outcomes, implied_weight_conflicts
+from evsynth.harmonize.imputation import impute_summary, load_thresholds, responders
+from evsynth.harmonize.units import DoseParseError, load_units, parse_dose
+from evsynth.common.vocabulary import load_vocabulary
 
 
 def ledger_part(frame: pd.DataFrame, status: str, reason: pd.Series | str) -> pd.DataFrame:
@@ -89,8 +89,8 @@ def appraisal_step(records, tools_path: str, override_paths: list[str], min_foll
     """Bias checklist (CSV + Markdown), overall judgement per study and tool, and the robvis plots."""
     import yaml
 
-    from .appraisal import build_checklist, load_tools, overall_judgements, write_checklist
-    from .plots_bias import summary_bars, traffic_light
+    from evsynth.appraise.appraisal import build_checklist, load_tools, overall_judgements, write_checklist
+    from evsynth.appraise.plots import summary_bars, traffic_light
 
     tools = load_tools(tools_path)
     overrides = {}
@@ -135,9 +135,9 @@ CAVEAT = "These numbers describe the reported evidence; they do not show efficac
 
 
 def load_corpus(inputs):
-    """The :class:`~evsynth.analysis.Corpus` a pooling rule reads (records, harmonized outcomes, bias)."""
-    from .analysis import Corpus
-    from .io import load_saved_records
+    """The :class:`~evsynth.pool.analysis.Corpus` a pooling rule reads (records, harmonized outcomes, bias)."""
+    from evsynth.pool.analysis import Corpus
+    from evsynth.common.io import load_saved_records
 
     records = load_saved_records(inputs.records, inputs.studies)
     outcomes = pd.read_parquet(inputs.outcomes)
@@ -150,9 +150,9 @@ def load_corpus(inputs):
 
 def pool_step(name: str, spec: dict, inputs, output) -> None:
     """Fit one analysis and write its pooled rows, its study rows, its exclusions and its forest plot."""
-    from .analysis import BACK, run_analysis
-    from .io import write_csv
-    from .plots import forest_plot
+    from evsynth.pool.analysis import BACK, run_analysis
+    from evsynth.common.io import write_csv
+    from evsynth.report.plots import forest_plot
 
     out = run_analysis(name, spec, load_corpus(inputs))
     write_csv(out["pooled"], output.pooled)
@@ -177,8 +177,8 @@ def pool_step(name: str, spec: dict, inputs, output) -> None:
 
 def combine_step(inputs, output) -> None:
     """Concatenate the analyses' tables; write CSV, Markdown and an .xlsx workbook."""
-    from .io import write_csv, write_markdown
-    from .workbook import write_workbook
+    from evsynth.common.io import write_csv, write_markdown
+    from evsynth.report.workbook import write_workbook
 
     pooled = pd.concat([pd.read_csv(p) for p in inputs.pooled], ignore_index=True)
     studies = pd.concat([pd.read_csv(p) for p in inputs.studies], ignore_index=True)
@@ -195,8 +195,8 @@ def combine_step(inputs, output) -> None:
 
 def compare_step(analyses: dict, inputs, output) -> None:
     """Our main pooled row beside each review's published pooled result for the same measure."""
-    from .analysis import review_comparison
-    from .io import write_csv, write_markdown
+    from evsynth.pool.analysis import review_comparison
+    from evsynth.common.io import write_csv, write_markdown
 
     pooled = pd.read_csv(inputs.pooled)
     outcomes = pd.read_parquet(inputs.outcomes)
@@ -208,9 +208,9 @@ def compare_step(analyses: dict, inputs, output) -> None:
 
 def multiverse_step(config: dict, inputs, output) -> None:
     """All specifications in one batched run, and a specification curve per analysis."""
-    from .analysis import multiverse
-    from .io import write_csv
-    from .plots import specification_curve
+    from evsynth.pool.analysis import multiverse
+    from evsynth.common.io import write_csv
+    from evsynth.report.plots import specification_curve
 
     corpus = load_corpus(inputs)
     table = multiverse(corpus, config["analyses"], config["grid"])
@@ -232,9 +232,9 @@ def multiverse_step(config: dict, inputs, output) -> None:
 
 def summary_step(inputs, output) -> None:
     """Descriptive summaries and the per-patient pediatric table (CSV, Markdown, workbook)."""
-    from .io import load_saved_records, write_csv, write_markdown
-    from .summaries import descriptive_summaries, pediatric_case_outcomes
-    from .workbook import write_workbook
+    from evsynth.common.io import load_saved_records, write_csv, write_markdown
+    from evsynth.describe.summaries import descriptive_summaries, pediatric_case_outcomes
+    from evsynth.report.workbook import write_workbook
 
     records = load_saved_records(inputs.records, inputs.studies)
     outcomes = pd.read_parquet(inputs.outcomes)
@@ -254,7 +254,7 @@ def dose_plot_step(inputs, paths: list[str]) -> None:
     """Dose per kg by study and route (population from study.yaml)."""
     import json
 
-    from .plots import dose_plot
+    from evsynth.report.plots import dose_plot
 
     doses = pd.read_csv(inputs.doses)
     studies = json.loads(Path(inputs.studies).read_text(encoding="utf-8"))

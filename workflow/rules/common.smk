@@ -3,8 +3,8 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from evsynth.config import analysis_spec, check_analyses, check_config, coerce_cli_values
-from evsynth.vocabulary import load_vocabulary
+from evsynth.common.config import analysis_spec, check_analyses, check_config, coerce_cli_values
+from evsynth.common.vocabulary import load_vocabulary
 
 
 coerce_cli_values(config)

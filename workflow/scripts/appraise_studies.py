@@ -1,6 +1,6 @@
 """appraise_studies: the bias checklist, each study's overall judgement per tool, and the robvis plots."""
 
-from evsynth.io import load_saved_records, step
+from evsynth.common.io import load_saved_records, step
 from evsynth.steps import appraisal_step
 
 with step(snakemake.log[0]):

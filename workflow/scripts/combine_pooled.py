@@ -1,6 +1,6 @@
 """combine_pooled: every analysis' rows in one table (CSV, Markdown, workbook)."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import combine_step
 
 with step(snakemake.log[0]):

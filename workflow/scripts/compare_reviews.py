@@ -1,6 +1,6 @@
 """compare_reviews: our pooled estimates beside the published reviews' where they cover the same outcome."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import compare_step
 
 with step(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """harmonize_doses: read every dose_text into cells and cells/kg; totals per group; weight conflicts."""
 
-from evsynth.io import load_saved_records, step, write_csv
+from evsynth.common.io import load_saved_records, step, write_csv
 from evsynth.steps import dose_step
 
 with step(snakemake.log[0]):

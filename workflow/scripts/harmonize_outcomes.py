@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from evsynth.io import load_saved_records, step, write_csv
+from evsynth.common.io import load_saved_records, step, write_csv
 from evsynth.steps import outcome_step
 
 with step(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """plot_doses: dose per kg by study and route."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import dose_plot_step
 
 with step(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """pool_analysis: one declared meta-analysis: its studies, main fit, subgroups, sensitivity variants, forest plot."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import pool_step
 
 with step(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """record_environment: the versions of the software that computed the results, and the config used."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import environment_step
 
 with step(snakemake.log[0]):

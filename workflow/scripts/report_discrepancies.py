@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from evsynth.discrepancies import find_discrepancies, summary_dose_conflicts
-from evsynth.io import load_saved_records, step, write_csv, write_markdown
+from evsynth.describe.discrepancies import find_discrepancies, summary_dose_conflicts
+from evsynth.common.io import load_saved_records, step, write_csv, write_markdown
 
 with step(snakemake.log[0]):
     records = load_saved_records(snakemake.input.records, snakemake.input.studies)

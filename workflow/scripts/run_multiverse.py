@@ -1,6 +1,6 @@
 """run_multiverse: every combination of the analyst's choices, fitted in batches; specification curves."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import multiverse_step
 
 with step(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """summarize_evidence: descriptive summaries by population, condition, cell source, donor, route; pediatric cases."""
 
-from evsynth.io import step
+from evsynth.common.io import step
 from evsynth.steps import summary_step
 
 with step(snakemake.log[0]):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from evsynth.cases import case_table
-from evsynth.io import load_saved_records, step, write_csv, write_markdown
-from evsynth.vocabulary import load_vocabulary
+from evsynth.describe.cases import case_table
+from evsynth.common.io import load_saved_records, step, write_csv, write_markdown
+from evsynth.common.vocabulary import load_vocabulary
 
 with step(snakemake.log[0]):
     records = load_saved_records(snakemake.input.records, snakemake.input.studies)

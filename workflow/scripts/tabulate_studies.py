@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from evsynth.io import load_saved_records, step, write_csv, write_markdown
-from evsynth.studies import study_table
+from evsynth.common.io import load_saved_records, step, write_csv, write_markdown
+from evsynth.describe.studies import study_table
 
 with step(snakemake.log[0]):
     records = load_saved_records(snakemake.input.records, snakemake.input.studies)

@@ -1,7 +1,7 @@
 """validate_records: read and check every study record; write typed intermediates and the ledger."""
 
-from evsynth.io import save_records, step, write_csv
-from evsynth.records import load_records
+from evsynth.common.io import save_records, step, write_csv
+from evsynth.ingest.records import load_records
 
 with step(snakemake.log[0]):
     dirs = snakemake.params.dirs

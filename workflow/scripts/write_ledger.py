@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from evsynth.io import step, write_csv
-from evsynth.ledger import build_ledger
+from evsynth.common.io import step, write_csv
+from evsynth.ingest.ledger import build_ledger
 
 with step(snakemake.log[0]):
     parts = [pd.read_csv(path) for path in snakemake.input]

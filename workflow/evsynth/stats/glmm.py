@@ -31,7 +31,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import stats
 from scipy.special import expit, gammaln
 
-from evsynth.effects import _first_bad
+from evsynth.stats.effects import _first_bad
 
 __all__ = ["GlmmResult", "pool_proportions_glmm", "glmm_loglik"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .discrepancies import source_kind, timepoint_months
+from evsynth.describe.discrepancies import source_kind, timepoint_months
 
 PRIMARY_KINDS = ("text", "table", "abstract", "figure")
 SPECIAL = {"all", "pooled"}
@@ -17,9 +17,9 @@ def _join(values) -> str:
 
 
 def study_sizes(participants: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """Patients per study by the rule of :func:`evsynth.summaries.study_sizes` (primary report; the
+    """Patients per study by the rule of :func:`evsynth.describe.summaries.study_sizes` (primary report; the
     'all' row, else the sum of arms), with every other reported size listed beside it."""
-    from .summaries import study_sizes as sizes_by_rule
+    from evsynth.describe.summaries import study_sizes as sizes_by_rule
 
     _, sizes = sizes_by_rule(participants, studies)
     sizes = sizes.set_index("study")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .records import TABLES, Records
+from evsynth.ingest.records import TABLES, Records
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
@@ -70,12 +70,12 @@ def step(log_path: str):
 
     Messages go to the log and to the terminal, so the curator sees which file, line and column to fix.
     """
-    from .config import ConfigError
-    from .records import RecordValidationError
+    from evsynth.common.config import ConfigError
+    from evsynth.ingest.records import RecordValidationError
 
     known: tuple[type[BaseException], ...] = (RecordValidationError, ConfigError)
     try:
-        from .harmonize import HarmonizeError  # noqa: PLC0415 (present once harmonization exists)
+        from evsynth.harmonize.tables import HarmonizeError  # noqa: PLC0415 (present once harmonization exists)
 
         known = (*known, HarmonizeError)
     except ImportError:

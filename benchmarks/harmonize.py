@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .harmonize import harmonize_outcomes
-from .units import load_units
+from evsynth.harmonize.tables import harmonize_outcomes
+from evsynth.harmonize.units import load_units
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 VOCAB = ROOT / "resources" / "vocabulary"
 
 

@@ -36,7 +36,7 @@ print, including scraped text where the power of ten lost its superscript. The r
 ``Dose.rule`` says what was read, e.g. ``"total 1e+08 cells; per-kg 1.8e+06 (approximate); implied
 weight = total / per-kg"``. ``cells_round`` and ``cells_per_kg_round`` are the half-widths of the
 printed rounding intervals (``1.8 × 10^6`` printed with one decimal: ± 0.05 × 10^6); they feed the
-"beyond rounding" comparison of implied weights in :mod:`evsynth.harmonize`.
+"beyond rounding" comparison of implied weights in :mod:`evsynth.harmonize.tables`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Harmonization of doses and outcomes: pure, vectorized functions the Snakemake rules call.
 
 Doses (``doses.csv``): :func:`harmonize_doses` reads each administration's ``dose_text`` with
-:func:`evsynth.units.parse_dose`; :func:`cumulative_doses` sums per patient or arm;
+:func:`evsynth.harmonize.units.parse_dose`; :func:`cumulative_doses` sums per patient or arm;
 :func:`implied_weight_conflicts` lists weights implied by different administrations of the same patient
 that disagree beyond rounding.
 
@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .units import DAYS_PER_MONTH, Dose, DoseListError, DoseParseError, parse_dose
+from evsynth.harmonize.units import DAYS_PER_MONTH, Dose, DoseListError, DoseParseError, parse_dose
 
 __all__ = [
     "HarmonizeError",

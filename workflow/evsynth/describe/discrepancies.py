@@ -12,7 +12,7 @@ Checks (each a function returning rows with :data:`COLUMNS`):
   measure and statistic from another source, and reported when it matches none of them.
 - :func:`route_count_conflicts`: administrations counted by route vs a summary row's count ("IV ×3").
 - :func:`age_followup_conflicts`: age at follow-up minus age at MSC vs the recorded follow-up time.
-- Dose checks that need the dose parser live in :mod:`evsynth.harmonize`'s callers and use the same
+- Dose checks that need the dose parser live in :mod:`evsynth.harmonize.tables`'s callers and use the same
   columns (implied weights, per-kg dose vs total and weight).
 """
 
@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .harmonize import time_months
+from evsynth.harmonize.tables import time_months
 
 COLUMNS = [
     "study", "group", "quantity", "timepoint", "value_a", "source_a", "record_a",
@@ -198,7 +198,7 @@ def route_count_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.Data
 
 
 def timepoint_months(text: str) -> float:
-    """Months after the first MSC for one timepoint, by :func:`evsynth.harmonize.time_months`
+    """Months after the first MSC for one timepoint, by :func:`evsynth.harmonize.tables.time_months`
     (``baseline`` 0, ranges at their midpoint, ``post`` or unreadable NaN)."""
     months, _ = time_months(pd.Series([text]))
     return float(months.iloc[0])

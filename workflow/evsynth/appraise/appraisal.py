@@ -1298,11 +1298,11 @@ def load_overrides(studies_dir: str | Path, root: str | Path | None = None) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m evsynth.appraisal --studies resources/studies --tools resources/appraisal/tools.yaml
+    """CLI: ``python -m evsynth.appraise.appraisal --studies resources/studies --tools resources/appraisal/tools.yaml
     --csv results/tables/bias_checklist.csv --md results/tables/bias_checklist.md [--plots DIR]``."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m evsynth.appraisal", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m evsynth.appraise.appraisal", description=__doc__.splitlines()[0])
     ap.add_argument("--studies", default="resources/studies")
     ap.add_argument("--tools", default="resources/appraisal/tools.yaml")
     ap.add_argument("--csv", default="results/tables/bias_checklist.csv")
@@ -1312,7 +1312,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-followup-months", type=float, default=6.0)
     ap.add_argument("--colourblind", action="store_true")
     a = ap.parse_args(argv)
-    from evsynth.records import load_records
+    from evsynth.ingest.records import load_records
 
     rec = load_records(a.studies, root=Path.cwd())
     tools = load_tools(a.tools)
@@ -1322,7 +1322,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.overall:
         overall_judgements(cl, tools.get("settings")).to_csv(a.overall, index=False, lineterminator="\n")
     if a.plots:
-        from evsynth.plots_bias import summary_bars, traffic_light
+        from evsynth.appraise.plots import summary_bars, traffic_light
 
         for tool in sorted(set(cl["tool"]) - {"none"}):
             traffic_light(cl, tool, Path(a.plots) / f"bias_traffic_light_{tool}", a.colourblind)

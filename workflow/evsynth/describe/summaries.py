@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .harmonize import time_months
+from evsynth.harmonize.tables import time_months
 
 __all__ = [
     "clopper_pearson",

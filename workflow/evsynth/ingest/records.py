@@ -5,7 +5,7 @@ The format is documented in ``resources/README.md``; the machine-readable schema
 :class:`Records` or raises :class:`RecordValidationError` holding *all* the problems found, each of
 which names the file, line, column, value and what was expected.
 
-Command line: ``python -m evsynth.records check resources/studies[/<id>] [--sources DIR]``.
+Command line: ``python -m evsynth.ingest.records check resources/studies[/<id>] [--sources DIR]``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import provenance
-from .vocabulary import Vocabulary, load_vocabulary, unknown_message
+from evsynth.ingest import provenance as provenance
+from evsynth.common.vocabulary import Vocabulary, load_vocabulary, unknown_message
 
 TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointerventions")
 MAX_QUOTE_WORDS = 40
 TIMEPOINT = re.compile(r"^(baseline|post|\d+(\.\d+)?(-\d+(\.\d+)?)? (days|weeks|months|years))$")
 SPECIAL_GROUPS = {"all", "pooled"}
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_DIR = PACKAGE_ROOT / "workflow" / "schemas"
 
 
@@ -385,7 +385,7 @@ def load_records(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evsynth.records", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evsynth.ingest.records", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate study folders and print every problem")
     check.add_argument("path", nargs="?", default="resources/studies")

@@ -1,6 +1,6 @@
 """Meta-analysis engine: the normal-normal (random/equal-effects) model of metafor's ``rma.uni``.
 
-The separation follows metafor: effect sizes come from ``evsynth.effects`` (escalc),
+The separation follows metafor: effect sizes come from ``evsynth.stats.effects`` (escalc),
 this module fits the model (``rma``, R/rma.uni.r), and the derived intervals are computed
 as metafor's ``predict.rma`` (prediction interval, R/predict.rma.r) and
 ``confint.rma.uni`` (Q-profile CIs for tau^2, I^2, H^2, R/confint.rma.uni.r) do.

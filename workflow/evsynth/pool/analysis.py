@@ -2,7 +2,7 @@
 
 metafor's separation is kept: :func:`analysis_dataset` plays ``escalc`` (one row per study arm or
 comparison with ``yi, vi`` and every flag a sensitivity analysis needs), :func:`pool` plays ``rma``
-(through :mod:`evsynth.meta`), and :func:`run_analysis` adds subgroups and sensitivity variants.
+(through :mod:`evsynth.stats.meta`), and :func:`run_analysis` adds subgroups and sensitivity variants.
 
 Effect measures (``effect`` in config):
 
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .effects import escalc
-from .meta import rma_many, subgroup_analysis
-from .summary_stats import impute_summary
+from evsynth.stats.effects import escalc
+from evsynth.stats.meta import rma_many, subgroup_analysis
+from evsynth.harmonize.imputation import impute_summary
 
 PAIRED = {"MD", "OR", "RR", "RD"}
 BINARY = {"PLO", "PR", "PFT", "OR", "RR", "RD"}
@@ -385,7 +385,7 @@ def backtransform(effect: str, x, ni=None):
     if kind == "ilogit":
         return 1 / (1 + np.exp(-x))
     if kind == "ipft" and ni is not None:
-        from .effects import transf_ipft_hm
+        from evsynth.stats.effects import transf_ipft_hm
 
         return transf_ipft_hm(x, ni)
     return x
@@ -492,7 +492,7 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     """Every combination of the grid's choices for each listed analysis, fitted in batches.
 
     Datasets are built once per (analysis, correlation, imputation, inclusion); then each
-    (estimator, test) pair is one :func:`evsynth.meta.rma_many` call over all datasets at once.
+    (estimator, test) pair is one :func:`evsynth.stats.meta.rma_many` call over all datasets at once.
     """
     names = grid.get("analyses") or list(analyses)
     stacked, specs = [], []
