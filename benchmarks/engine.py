@@ -1,7 +1,7 @@
 """Benchmarks (not tests). Run as ``python benchmarks/engine.py <name> [out_path]``.
 
 ``engine``: 10,000 REML random-effects analyses of k = 10 studies with
-:func:`evsynth.stats.meta.rma_many` (one vectorized pass), and, where ``Rscript`` with metafor is
+:func:`evsynth.stats.rma_many` (one vectorized pass), and, where ``Rscript`` with metafor is
 available, the same datasets through ``metafor::rma()`` in one R loop (timed inside R around
 the loop only, plus the total wall time of the Rscript call), with the largest absolute
 differences in estimate / se / tau2 between the two.
@@ -89,7 +89,7 @@ def bench_engine(
     with_r: bool = True,
 ) -> dict[str, Any]:
     """Time ``rma_many`` (REML, z) on n simulated datasets of k studies; compare with metafor."""
-    from evsynth.stats.meta import rma_many
+    from evsynth.stats import rma_many
 
     frame = _simulate(n, k, seed)
     rma_many(frame.iloc[: 20 * k], "g")  # warm-up (imports, caches)
@@ -108,7 +108,7 @@ def bench_engine(
         "seed": seed,
         "method": "REML",
         "python": {
-            "function": "evsynth.stats.meta.rma_many (includes Q-profile CIs, PI, I2/H2 CIs)",
+            "function": "evsynth.stats.rma_many (includes Q-profile CIs, PI, I2/H2 CIs)",
             "seconds_best_of": repeat,
             "seconds": py_time,
             "seconds_all": times,

@@ -10,7 +10,7 @@ import yaml
 
 from evsynth.pool.analysis import Corpus, analysis_dataset, multiverse, run_analysis
 from evsynth.common.config import analysis_spec
-from evsynth.stats.meta import rma
+from evsynth.stats import rma
 from evsynth.ingest.records import load_records
 from evsynth.steps import outcome_step
 

@@ -1,4 +1,4 @@
-"""evsynth.stats.meta against R/metafor on random datasets (fixtures from tests/r/make_metafor_fixtures.R).
+"""evsynth.stats (rma, leave1out, regtest, ...) against R/metafor on random datasets (fixtures from tests/r/make_metafor_fixtures.R).
 
 Tolerance, for every compared number a (metafor) and b (ours):
     |a - b| <= 1e-6 * max(1, |a|)
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evsynth.stats.meta import cumulative, leave1out, ranktest, regtest, rma
+from evsynth.stats import cumulative, leave1out, ranktest, regtest, rma
 
 FIX = Path(__file__).parent / "fixtures"
 TOL = 1e-6

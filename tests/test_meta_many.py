@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import evsynth.stats.meta as meta
-from evsynth.stats.meta import cumulative, leave1out, rma, rma_many
+import evsynth.stats.batch as batch
+from evsynth.stats import cumulative, leave1out, rma, rma_many
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -107,12 +107,17 @@ def test_failures_are_rows_with_reasons_never_silent():
 
 
 def test_rma_many_is_vectorized(monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("rma_many must not call rma per group")
+    calls = []
+    real = batch._fit_batch
 
-    monkeypatch.setattr(meta, "rma", boom)
-    out = meta.rma_many(FRAME, "study_set", method="REML")
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_fit_batch", counting)
+    out = batch.rma_many(FRAME, "study_set", method="REML")
     assert len(out) == FRAME.study_set.nunique()
+    assert len(calls) == 1 and calls[0][0] == len(out)  # one batched fit over all groups
 
 
 def test_leave1out_and_cumulative_equal_refits():
@@ -152,7 +157,7 @@ def test_random_many_groups_against_rma():
 
 
 def test_subgroup_single_study_enters_q_between():
-    from evsynth.stats.meta import subgroup_analysis
+    from evsynth.stats import subgroup_analysis
 
     y = np.array([0.1, 0.3, 0.2, 0.9, -0.2])
     v = np.array([0.05, 0.04, 0.06, 0.1, 0.08])
@@ -178,8 +183,8 @@ def test_size_classes_give_identical_rows(monkeypatch):
         rows += [(g, a, b) for a, b in zip(y, v)]
     df = pd.DataFrame(rows, columns=["g", "yi", "vi"])
     one_pass = rma_many(df, "g", method="REML", test="knha")
-    monkeypatch.setattr(meta, "_PAD_CELLS", 1)  # force padding within size classes
-    classes = meta.rma_many(df, "g", method="REML", test="knha")
+    monkeypatch.setattr(batch, "_PAD_CELLS", 1)  # force padding within size classes
+    classes = batch.rma_many(df, "g", method="REML", test="knha")
     assert list(classes["g"]) == list(range(len(sizes)))
     for f in NUMERIC:
         for a, b in zip(one_pass[f], classes[f]):

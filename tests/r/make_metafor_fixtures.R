@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Generate reference fixtures for evsynth.stats.meta from R/metafor.
+# Generate reference fixtures for evsynth.stats (rma, leave1out, cumulative, regtest, ranktest) from R/metafor.
 #
 # Numbers are written with 12 significant digits (comparisons are at 1e-6).
 #

@@ -2,7 +2,7 @@
 
 metafor's separation is kept: :func:`analysis_dataset` plays ``escalc`` (one row per study arm or
 comparison with ``yi, vi`` and every flag a sensitivity analysis needs), :func:`pool` plays ``rma``
-(through :mod:`evsynth.stats.meta`), and :func:`run_analysis` adds subgroups and sensitivity variants.
+(through :mod:`evsynth.stats`), and :func:`run_analysis` adds subgroups and sensitivity variants.
 
 Effect measures (``effect`` in config):
 
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.stats.effects import escalc
-from evsynth.stats.meta import rma_many, subgroup_analysis
+from evsynth.stats import rma_many, subgroup_analysis
 from evsynth.harmonize.imputation import impute_summary
 
 PAIRED = {"MD", "OR", "RR", "RD"}
@@ -492,7 +492,7 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     """Every combination of the grid's choices for each listed analysis, fitted in batches.
 
     Datasets are built once per (analysis, correlation, imputation, inclusion); then each
-    (estimator, test) pair is one :func:`evsynth.stats.meta.rma_many` call over all datasets at once.
+    (estimator, test) pair is one :func:`evsynth.stats.rma_many` call over all datasets at once.
     """
     names = grid.get("analyses") or list(analyses)
     stacked, specs = [], []

@@ -1,16 +1,25 @@
 """evsynth.stats: the meta-analysis engine (metafor's escalc -> rma -> leave1out/cumulative/subgroups flow).
 
+One module per method or concern, as metafor splits its R files: effects (escalc), conversions,
+options (argument vocabulary), linalg (batched linear algebra, Q), tau2 (estimators), fit (the
+batched engine), rma (the single fit and RMAResult), batch (rma_many), leave1out, cumulative,
+subgroups, bias_tests (regtest, ranktest), glmm.
+
 It imports nothing from the rest of the package. The public API is importable from here."""
 
+from evsynth.stats.batch import rma_many
+from evsynth.stats.bias_tests import BiasTestResult, ranktest, regtest
 from evsynth.stats.conversions import change_sd, mean_sd_from_quantiles, sd_from_ci, sd_from_se
+from evsynth.stats.cumulative import cumulative
 from evsynth.stats.effects import backtransform, escalc
 from evsynth.stats.glmm import pool_proportions_glmm
-from evsynth.stats.meta import (
-    RMAResult, cumulative, leave1out, ranktest, regtest, rma, rma_many, subgroup_analysis,
-)
+from evsynth.stats.leave1out import leave1out
+from evsynth.stats.options import METHODS, TESTS
+from evsynth.stats.rma import RMAResult, rma, rma_table
+from evsynth.stats.subgroups import SubgroupResult, subgroup_analysis
 
 __all__ = [
-    "RMAResult", "backtransform", "change_sd", "cumulative", "escalc", "leave1out", "mean_sd_from_quantiles",
-    "pool_proportions_glmm", "ranktest", "regtest", "rma", "rma_many", "sd_from_ci", "sd_from_se",
-    "subgroup_analysis",
+    "BiasTestResult", "METHODS", "RMAResult", "SubgroupResult", "TESTS", "backtransform", "change_sd",
+    "cumulative", "escalc", "leave1out", "mean_sd_from_quantiles", "pool_proportions_glmm", "ranktest",
+    "regtest", "rma", "rma_many", "rma_table", "sd_from_ci", "sd_from_se", "subgroup_analysis",
 ]
