@@ -15,14 +15,14 @@ from evsynth.ingest.records import load_records
 from evsynth.steps import outcome_step
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ROOT.parent / "shared" / "sources"
+SOURCES = ROOT / "resources" / "sources"
 FIXTURES = ROOT / "tests" / "fixtures"
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=SOURCES if SOURCES.is_dir() else None, root=ROOT)
+    records = load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
     outcomes = outcome_step(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)["outcomes"]
     return Corpus(records.studies, records.tables, outcomes)
 

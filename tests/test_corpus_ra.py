@@ -1,6 +1,6 @@
 """Anchor assertions for the adult RA studies and GVHD dosing references, read straight from the CSVs.
 
-Each anchor is a number the extraction notes (../shared/sources/extraction-notes.md) print; a failing test
+Each anchor is a number the extraction notes (resources/sources/extraction-notes.md) print; a failing test
 means a record drifted from its source, not that the test needs updating.
 """
 
@@ -15,7 +15,7 @@ from corpus_support import norm as _norm, one, study_yaml, table
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "resources" / "studies"
-NOTES = ROOT.parent / "shared" / "sources" / "extraction-notes.md"
+NOTES = ROOT / "resources" / "sources" / "extraction-notes.md"
 
 RA_STUDIES = ["stemcellrevrep2020", "mesa2023", "wang2013b", "alvarogracia2017", "ghoryani2019", "park2018",
               "liang2012", "he2020"]
@@ -45,7 +45,6 @@ def _all_quotes():
                 yield pytest.param(sid, entry["quote"], id=f"{sid}-appraisal-{fact}")
 
 
-@pytest.mark.skipif(not NOTES.exists(), reason="source notes not available")
 @pytest.mark.parametrize("sid,quote", list(_all_quotes()))
 def test_quote_short_and_in_notes(sid, quote):
     notes = _norm(NOTES.read_text(encoding="utf-8"))
@@ -59,7 +58,6 @@ def test_quote_short_and_in_notes(sid, quote):
         pos = found + len(part)
 
 
-@pytest.mark.skipif(not NOTES.exists(), reason="source notes not available")
 def test_records_validate():
     records = pytest.importorskip("evsynth.ingest.records")
     for sid in OURS:

@@ -15,7 +15,7 @@ from corpus_support import norm, one, study_yaml, table
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "resources" / "studies"
-NOTES = ROOT.parent / "shared" / "sources" / "extraction-notes.md"
+NOTES = ROOT / "resources" / "sources" / "extraction-notes.md"
 IDS = ["swart2019", "wang2016", "liang2010", "sun2010", "wang2014", "wang2013a", "deng2017",
        "zhou2020", "liu2018", "stemcellsint2022", "stemcellresther2025", "bmcnephrol2025"]
 TABLES = ["participants", "interventions", "outcomes", "adverse_events", "cointerventions"]
@@ -31,8 +31,6 @@ TABLES = ["participants", "interventions", "outcomes", "adverse_events", "cointe
 
 @pytest.fixture(scope="module")
 def notes_text() -> str:
-    if not NOTES.exists():
-        pytest.skip(f"{NOTES} not available")
     return norm(NOTES.read_text(encoding="utf-8"))
 
 

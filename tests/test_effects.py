@@ -1,7 +1,7 @@
 """Tests for evsynth.stats.effects against published metafor results and R fixtures.
 
 Published values (4 decimals, checked at atol 5e-4) are those collected in
-shared/sources/methods-reference.md sections 1.1, 1.2, 1.4-1.6. The fixture
+resources/sources/methods-reference.md sections 1.1, 1.2, 1.4-1.6. The fixture
 tests compare every value metafor's escalc and transf functions returned for
 random inputs (tests/fixtures/metafor_escalc.json, written by
 tests/r/make_escalc_fixtures.R) at 1e-10 relative.

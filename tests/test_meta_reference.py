@@ -1,4 +1,4 @@
-"""evsynth.stats (rma, leave1out, regtest, ...) against published metafor results (/work/shared/sources/methods-reference.md, §1).
+"""evsynth.stats (rma, leave1out, regtest, ...) against published metafor results (resources/sources/methods-reference.md, §1).
 
 Precision: values printed with 4 decimals are checked with atol 5e-4 (metafor's own tests use
 a relative tolerance of 0.01); 2-3 decimal values with half a unit of their last digit; the

@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "resources" / "studies" / "wong2021"
-SOURCE = ROOT.parent / "shared" / "sources" / "wong2021-case-series.txt"
+SOURCE = ROOT / "resources" / "sources" / "wong2021-case-series.txt"
 TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointerventions")
 # Columns holding reported numbers (seq is an ordinal; n = 1 for a patient is structural).
 VALUE_COLS = {

@@ -32,12 +32,16 @@ RECORD_TABLES = [
 
 
 def get_record_files():
-    """Every file of every study folder, plus the vocabulary and schemas they are checked against."""
+    """Every file of every study folder, plus the vocabulary, schemas and source texts they are checked against."""
     files = sorted(
         str(p) for p in Path(config["studies_dir"]).rglob("*") if p.is_file()
     )
     files += sorted(str(p) for p in Path(config["vocabulary_dir"]).glob("*.yaml"))
     files += sorted(str(p) for p in Path("workflow/schemas").glob("*.schema.yaml"))
+    if config["provenance"]["check_quotes_in_sources"]:
+        files += sorted(
+            str(p) for p in Path(config["sources_dir"]).glob("*") if p.is_file()
+        )
     return files
 
 

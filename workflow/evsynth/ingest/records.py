@@ -349,7 +349,7 @@ def load_records(
 ) -> Records:
     """Read and validate every study under ``studies_dir``.
 
-    ``sources_dir`` is where the source files named in ``study.yaml`` live (``../shared/sources``);
+    ``sources_dir`` is where the source files named in ``study.yaml`` live (``resources/sources``);
     when given, every quote must appear in its file. ``root`` makes file names in messages and in
     the ``file`` column relative (the repository root). Raises :class:`RecordValidationError`.
     """
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="validate study folders and print every problem")
     check.add_argument("path", nargs="?", default="resources/studies")
-    check.add_argument("--sources", default=str(PACKAGE_ROOT.parent / "shared" / "sources"))
+    check.add_argument("--sources", default="resources/sources")
     check.add_argument("--vocabulary", default=str(PACKAGE_ROOT / "resources" / "vocabulary"))
     args = parser.parse_args(argv)
     sources = Path(args.sources)

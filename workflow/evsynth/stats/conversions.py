@@ -1,7 +1,7 @@
 """Summary statistics: means and SDs from medians and quantiles, SDs from SEs and CIs, change-score SDs,
 imputation of missing summaries (every imputed number flagged with its method) and responders.
 
-Formulas from ``../shared/sources/methods-reference.md`` section 4 (read there in metafor
+Formulas from ``resources/sources/methods-reference.md`` section 4 (read there in metafor
 ``R/conv.fivenum.r`` and meta ``R/mean-sd-internal.R``). Notation: a = min, q1, m = median, q3, b = max,
 n = sample size; xi(n) = 2 Phi^-1((n - 0.375)/(n + 0.25)), eta(n) = 2 Phi^-1((0.75n - 0.125)/(n + 0.25))
 (the Phi^-1 forms, as metafor; meta's small-n tables differ slightly).
