@@ -41,6 +41,18 @@ def test_valid_demo_loads_with_lines_and_numbers(corpus):
     assert (records.ledger["status"] == "accepted").all()
 
 
+def test_curator_note_rows_validate_and_the_ledger_says_whose_words(corpus):
+    """A row citing a ``curator_note`` source is accepted, and the ledger marks it as the curator's paraphrase."""
+    edit(corpus / "demo2020" / "study.yaml", "sources:\n",
+         "sources:\n  notes: {kind: curator_note, file: demo-paper.txt, text: \"the curator's line\"}\n")
+    edit(corpus / "demo2020" / "cointerventions.csv", "stopped_before,baseline,text,", "stopped_before,baseline,notes,")
+    records = load_records(corpus, sources_dir=SOURCES, root=corpus.parent)
+    ledger = records.ledger.set_index(["file", "line"])["reason"]
+    assert "curator's paraphrase, not the source's words" in ledger[("studies/demo2020/cointerventions.csv", 2)]
+    others = ledger.drop(("studies/demo2020/cointerventions.csv", 2))
+    assert not others.str.contains("curator").any()
+
+
 def test_not_a_number_names_file_line_column_value(corpus):
     edit(corpus / "demo2020" / "outcomes.csv", "value,8,score", "value,abc,score")
     errs = errors_of(corpus)

@@ -31,6 +31,11 @@ TIMEPOINT = re.compile(r"^(baseline|post|\d+(\.\d+)?(-\d+(\.\d+)?)? (days|weeks|
 SPECIAL_GROUPS = {"all", "pooled"}
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_DIR = PACKAGE_ROOT / "workflow" / "schemas"
+VALIDATED = "validated: schema, vocabulary, number in quote, quote in source"
+# A source of this kind is the curator's own wording in the extraction notes (a paraphrase or a value column),
+# not the publication's words: its rows validate like any other, and the ledger says what they are.
+CURATOR_NOTE = "curator_note"
+CURATOR_NOTE_REASON = "curator's paraphrase, not the source's words"
 
 
 @dataclass(frozen=True)
@@ -379,9 +384,13 @@ def load_records(
         frame = frame[cols]
         tables[table] = frame.sort_values(["study", "line"], kind="stable").reset_index(drop=True)
     ledger = pd.concat(
-        [t[["study", "file", "line"]] for t in tables.values()], ignore_index=True
-    ).assign(status="accepted", reason="validated: schema, vocabulary, number in quote, quote in source")
-    return Records(studies=studies, tables=tables, ledger=ledger)
+        [t[["study", "file", "line", "source"]] for t in tables.values()], ignore_index=True
+    ).assign(status="accepted", reason=VALIDATED)
+    curator_keys = {(sid, key) for sid, s in studies.items() for key, src in (s.get("sources") or {}).items()
+                    if isinstance(src, dict) and src.get("kind") == CURATOR_NOTE}
+    curator = [(s, k) in curator_keys for s, k in zip(ledger["study"], ledger["source"])]
+    ledger.loc[curator, "reason"] = VALIDATED + "; " + CURATOR_NOTE_REASON
+    return Records(studies=studies, tables=tables, ledger=ledger.drop(columns="source"))
 
 
 def main(argv: list[str] | None = None) -> int:
