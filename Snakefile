@@ -17,6 +17,7 @@ include: "workflow/rules/harmonize.smk"
 include: "workflow/rules/describe.smk"
 include: "workflow/rules/appraise.smk"
 include: "workflow/rules/pool.smk"
+include: "workflow/rules/answer.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -34,6 +34,9 @@ def project(tmp_path_factory):
         "pga": {"title": "Patient global", "outcome": {"measures": ["pga_patient"]}, "effect": "MC",
                 "timepoint": {"include_untimed": True}},
     }
+    config["summary_of_findings"]["outcomes"] = [
+        {"outcome": "disease activity (SLEDAI)", "analysis": "sledai", "unit": "points", "ci_width": 4},
+        {"outcome": "patient global", "analysis": "pga"}]
     config["multiverse"] = {"analyses": ["sledai"], "estimators": ["DL", "REML"], "tests": ["z"],
                             "correlations": [0.5], "imputation": ["wan2014"], "inclusion": ["all"]}
     (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -59,7 +62,8 @@ def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(project):
     first = snakemake(project)
     assert first.returncode == 0, first.stderr[-3000:]
     for name in ("pooled.csv", "pooled.xlsx", "discrepancies.csv", "cases.csv", "ledger.csv", "studies.csv",
-                 "multiverse.csv", "summaries.csv", "bias_checklist.csv", "doses.csv", "outcomes.csv"):
+                 "multiverse.csv", "summaries.csv", "bias_checklist.csv", "doses.csv", "outcomes.csv",
+                 "summary_of_findings.csv"):
         assert (project / "results" / "tables" / name).is_file(), name
     digest = tables_digest(project)
 

@@ -3,7 +3,12 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from evsynth.common.config import analysis_spec, check_analyses, check_config, coerce_cli_values
+from evsynth.common.config import (
+    analysis_spec,
+    check_analyses,
+    check_config,
+    coerce_cli_values,
+)
 from evsynth.common.vocabulary import load_vocabulary
 
 
@@ -63,6 +68,12 @@ def get_override_files():
     return sorted(str(p) for p in Path(config["studies_dir"]).glob("*/appraisal.yaml"))
 
 
+def get_grade_overrides():
+    """The reviewer's GRADE override file, when it exists (absent: no overrides)."""
+    path = Path(config["summary_of_findings"]["overrides"])
+    return [str(path)] if path.exists() else []
+
+
 def get_vocabulary_files():
     """The vocabulary files harmonization reads (measures first; the folder is taken from it)."""
     names = ["measures.yaml", "units.yaml", "responders.yaml", "terms.yaml"]
@@ -103,5 +114,6 @@ def get_final_outputs():
         "results/tables/review_comparison.csv",
         "results/plots/doses.png",
         "results/tables/summaries.xlsx",
+        "results/tables/summary_of_findings.csv",
         "results/report/software.csv",
     ]

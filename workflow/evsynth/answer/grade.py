@@ -181,7 +181,9 @@ def rate_indirectness(populations: list[str], target: str, surrogate: bool = Fal
     if benefit and len(conditions) > 1:
         issues.append(f"conditions mixed in one estimate: {', '.join(conditions)}")
     if not issues:
-        return Rating(0, f"{target} patients, the outcome itself" + (f", {conditions[0]}" if conditions else ""))
+        where = f"; conditions {', '.join(conditions)}" + ("" if benefit else " (harms pooled across conditions)") \
+            if conditions else ""
+        return Rating(0, f"{target} patients, the outcome itself{where}")
     return Rating(min(2, len(issues)), "; ".join(issues))
 
 

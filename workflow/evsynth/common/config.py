@@ -47,6 +47,11 @@ def check_analyses(config: dict, measures: set[str]) -> None:
         if spec.get("effect") in ("MD", "OR", "RR", "RD") and (spec.get("outcome") or {}).get("measures") is None \
                 and not (spec.get("outcome") or {}).get("adverse_events"):
             problems.append(f"config key analyses.{name}: a comparative effect needs an outcome")
+    for i, item in enumerate((config.get("summary_of_findings") or {}).get("outcomes", [])):
+        for name in [item.get("analysis"), *item.get("controlled", [])]:
+            if name not in (config.get("analyses") or {}):
+                problems.append(f"config key summary_of_findings.outcomes[{i}] ('{item.get('outcome')}'): '{name}' "
+                                "is not an analysis of config key analyses")
     for name in (config.get("multiverse") or {}).get("analyses", []):
         if name not in (config.get("analyses") or {}):
             problems.append(f"config key multiverse.analyses: '{name}' is not an analysis of config key analyses")
