@@ -101,18 +101,40 @@ _L1O_COLS = {
 }  # fmt: skip
 
 
-def _subsets_frame(y, v, masks, method, test, level) -> pd.DataFrame:
-    G, K = masks.shape
-    Y = np.broadcast_to(y, (G, K)).copy()
-    V = np.broadcast_to(v, (G, K)).copy()
-    # compact each subset to the left (keeps the original study order)
-    order = np.argsort(~masks.astype(bool), axis=1, kind="stable")
-    Y = np.take_along_axis(Y, order, 1)
-    V = np.take_along_axis(V, order, 1)
-    M = np.take_along_axis(masks.astype(float), order, 1)
-    out = _fit_batch(Y, V, M, M[:, :, None].copy(), method, test, level)
-    df = pd.DataFrame({new: out[old] for old, new in _L1O_COLS.items()})
-    df["k"] = out["k"]
-    df["converged"] = out["converged"]
-    df["message"] = out["message"]
-    return df
+_SUBSET_CELLS = 1_000_000  # subset fits are batched in chunks of at most this many (subset x study) cells
+
+
+def _na_note(n: int) -> str:
+    return f"{n} {'studies' if n > 1 else 'study'} with NAs omitted" if n else ""
+
+
+def _subsets_frame(y, v, sizes, drop, method, test, level, premsg="") -> pd.DataFrame:
+    """Fit one model per subset of the studies (y, v), in chunks so that memory stays O(k)
+    per subset (at most _SUBSET_CELLS cells at a time).
+
+    Subset g is the first ``sizes[g]`` studies, without study ``drop[g]`` if that is >= 0
+    (leave-one-out: sizes = k, drop = i; cumulative: sizes = j, drop = -1)."""
+    sizes = np.asarray(sizes, dtype=int)
+    drop = np.asarray(drop, dtype=int)
+    G, k = len(sizes), len(y)
+    K = max(1, k - 1 if (drop >= 0).any() else k)
+    step = max(1, _SUBSET_CELLS // K)
+    col = np.arange(K)
+    parts = []
+    for g0 in range(0, G, step):
+        n, d = sizes[g0 : g0 + step, None], drop[g0 : g0 + step, None]
+        idx = col + ((d >= 0) & (col >= d))  # skip the dropped study
+        M = (col < n - (d >= 0)).astype(float) if k else np.zeros((len(n), K))
+        idx = np.minimum(idx, max(k - 1, 0))
+        Y = y[idx] if k else np.zeros((len(n), K))
+        V = v[idx] if k else np.ones((len(n), K))
+        pre = np.full(len(n), premsg, dtype=object)
+        out = _fit_batch(Y, V, M, M[:, :, None].copy(), method, test, level, premsg=pre)
+        df = pd.DataFrame({new: out[old] for old, new in _L1O_COLS.items()})
+        df["k"] = out["k"]
+        df["converged"] = out["converged"]
+        df["message"] = out["message"]
+        parts.append(df)
+    if not parts:
+        return pd.DataFrame(columns=list(_L1O_COLS.values()) + ["k", "converged", "message"])
+    return pd.concat(parts, ignore_index=True)

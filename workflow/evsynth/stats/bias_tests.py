@@ -186,9 +186,26 @@ def ranktest(
             "not reported: all sampling variances are equal, so the rank correlation with vi "
             "is undefined",
         )  # fmt: skip
+    if not (v > 0).all() or not np.isfinite(1 / v).all():
+        return BiasTestResult(
+            "ranktest", k, False,
+            "not reported: a sampling variance (vi) is 0 or too small to weight (metafor stops: "
+            "'not enough finite observations')",
+        )  # fmt: skip
     w = 1 / v
     theta = float((w * y).sum() / w.sum())
     vb = 1 / w.sum()
-    ys = (y - theta) / np.sqrt(v - vb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ys = (y - theta) / np.sqrt(v - vb)
+    if not np.isfinite(ys).all():
+        return BiasTestResult(
+            "ranktest", k, False,
+            "not reported: the standardized deviates are not finite (one study carries all the weight)",
+        )  # fmt: skip
+    if np.ptp(ys) == 0 or np.ptp(y) == 0:
+        return BiasTestResult(
+            "ranktest", k, False,
+            "not reported: all effects are identical, so Kendall's tau is undefined (metafor: NA)",
+        )  # fmt: skip
     tau, pv = _kendall_test(ys, v)
     return BiasTestResult("ranktest", k, True, "", pval=pv, estimate=tau)

@@ -57,11 +57,13 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
     fail = np.zeros(G, bool)
     k1 = (k == 1) & (p == 1)
     bad_v = ((m > 0) & ~(v > 0)).any(1) | ~np.isfinite(np.where(m > 0, v, 1.0)).all(1)
+    tiny_v = ~bad_v & ~np.isfinite(1.0 / np.where(m > 0, v, 1.0)).all(1)
     bad_y = ~np.isfinite(np.where(m > 0, y, 0.0)).all(1)
     for cond, text in [
         (k == 0, "k=0: no studies"),
         (bad_y, "non-finite effect sizes"),
         (bad_v, "non-positive or non-finite sampling variances are not supported"),
+        (tiny_v, "a sampling variance below 1/DBL_MAX (~5.6e-309): its weight 1/vi overflows"),
     ]:
         new = cond & ~fail
         msg[new] = [text if not s else f"{s}; {text}" for s in msg[new]]
@@ -136,6 +138,10 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
     ci_lb_b = beta - crit[:, None] * se_b
     ci_ub_b = beta + crit[:, None] * se_b
 
+    # Knapp-Hartung with a zero scale factor (identical effects, or a perfect fit): metafor
+    # reports se = 0 and z = Inf for the coefficients, but QM = NA (its vb is singular)
+    kh_zero = np.isin(test, ("knha", "adhoc")) & ok & ~k1 & (s2w == 0)
+
     # omnibus test of moderators (all coefficients but the intercept; the intercept if p = 1)
     btt = slice(1, p) if p > 1 else slice(0, 1)
     mdf = p - 1 if p > 1 else 1
@@ -151,6 +157,13 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
             qm_p = np.where(
                 use_t, _f_sf(qm, mdf, np.where(kp > 0, kp, np.nan)), _chi2_sf(qm, mdf)
             )
+
+    qm = np.where(kh_zero, np.nan, qm)
+    qm_p = np.where(kh_zero, np.nan, qm_p)
+    for g in np.flatnonzero(kh_zero):
+        msg[g] = (msg[g] + "; " if msg[g] else "") + (
+            "Knapp-Hartung scale factor is 0 (no residual variation): QM not computable (NA as in metafor)"
+        )
 
     # --- heterogeneity test, I^2, H^2 (always inverse-variance, W = 1/vi) ---
     w0 = m / v
@@ -253,6 +266,14 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
             if key in ("pi_lb", "pi_ub"):
                 continue  # metafor's k=1 PI equals the CI (tau2 = 0)
             out[key] = np.where(k1, np.nan, out[key])
+    # a fit whose numbers are not finite did not succeed, whatever the iteration said
+    nonfinite = good & ~(np.isfinite(out["estimate"]) & np.isfinite(out["se"]) & np.isfinite(out["tau2"]))
+    for g in np.flatnonzero(nonfinite):
+        msg[g] = (msg[g] + "; " if msg[g] else "") + (
+            "numerical failure: non-finite estimate, SE or tau^2 (sampling variances spanning too many "
+            "orders of magnitude?)"
+        )
+    good = good & ~nonfinite
     out["r2"] = np.full(G, np.nan)  # filled by rma() for meta-regressions
     out["converged"] = good
     out["message"] = msg

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import stats
-from scipy.special import expit, gammaln
+from scipy.special import expit, gammaln, xlogy
 
 from evsynth.stats.effects import _first_bad
 
@@ -52,7 +52,7 @@ class GlmmResult:
     pi_ub: float
     tau2: float
     tau: float
-    loglik: float
+    loglik: float  # metafor's logLik(): saturated binomial loglik minus half lme4's deviance
     k: int
     level: float
     prop: float
@@ -63,6 +63,7 @@ class GlmmResult:
     converged: bool
     message: str
     se_method: str
+    loglik_marginal: float = float("nan")  # the maximized (adaptive Gauss-Hermite) marginal loglik
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -274,10 +275,58 @@ def pool_proportions_glmm(xi: Any, ni: Any, level: float = 95, nagq: int = 7) ->
     if np.all(x == n):
         return _nan_result(k, lvl, "all studies have only events: the ML estimate of the logit diverges to +inf")
 
+    if np.all(n == 1):
+        return _fit_single_patients(x, n, k, lvl, crit)
     try:
         return _fit(x, n, k, lvl, crit, nagq)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError, OverflowError) as exc:
         return _nan_result(k, lvl, f"fitting failed: {type(exc).__name__}: {exc}")
+
+
+def _metafor_loglik(beta: float, theta: float, x: np.ndarray, n: np.ndarray) -> float:
+    """metafor's ``logLik()`` of rma.glmm (R/rma.glmm.r: ``ll.QE - deviance(res.ML)/2``): the
+    saturated binomial log-likelihood minus half of lme4's deviance, which for a GLMM is the
+    sum of squared deviance residuals at the conditional modes of the random effects. Equal to
+    the marginal log-likelihood when tau^2 = 0, larger than it when tau^2 > 0."""
+    u_hat, _ = _conditional_modes(np.array([[beta]]), np.array([[theta]]), x, n)
+    mu = expit(beta + theta * u_hat[0])
+    dev = 2 * (xlogy(x, x / (n * mu)) + xlogy(n - x, (n - x) / (n - n * mu)))
+    ll_sat = float(np.sum(_log_binom_coef(x, n) + xlogy(x, x / n) + xlogy(n - x, (n - x) / n)))
+    return ll_sat - 0.5 * float(dev.sum())
+
+
+def _finish(beta, se, tau2, k, lvl, crit, loglik, loglik_marginal, converged, message, se_method):
+    zval = beta / se
+    ci = (beta - crit * se, beta + crit * se)
+    pi_half = crit * np.sqrt(se**2 + tau2)
+    pi = (beta - pi_half, beta + pi_half)
+    return GlmmResult(
+        estimate=beta, se=se, zval=float(zval), pval=float(2 * stats.norm.sf(abs(zval))),
+        ci_lb=float(ci[0]), ci_ub=float(ci[1]), pi_lb=float(pi[0]), pi_ub=float(pi[1]),
+        tau2=float(tau2), tau=float(np.sqrt(tau2)), loglik=float(loglik), k=k, level=lvl,
+        prop=float(expit(beta)), prop_ci_lb=float(expit(ci[0])), prop_ci_ub=float(expit(ci[1])),
+        prop_pi_lb=float(expit(pi[0])), prop_pi_ub=float(expit(pi[1])),
+        converged=bool(converged), message=message, se_method=se_method,
+        loglik_marginal=float(loglik_marginal),
+    )
+
+
+def _fit_single_patients(x: np.ndarray, n: np.ndarray, k: int, lvl: float, crit: float) -> GlmmResult:
+    """Every study reports one patient (n = 1, e.g. a meta-analysis of case reports).
+
+    With Bernoulli outcomes the marginal likelihood depends on (beta, tau) only through the
+    marginal probability E[ilogit(beta + tau u)], so tau^2 is not identifiable: the maximum is
+    a ridge. We report its tau^2 = 0 end (where lme4 also stops, with a 'Hessian is
+    numerically singular' warning): beta = logit(sum x / k) and the binomial SE
+    1/sqrt(k p (1 - p)). metafor 3.8.1 reports the same beta (x = [0,1,1,0,1]: 0.405) and an SE
+    from lme4's singular Hessian (0.930 there, 0.913 here)."""
+    p = float(x.sum() / k)
+    beta = float(np.log(p / (1 - p)))
+    se = float(1 / np.sqrt(k * p * (1 - p)))
+    ll = float(np.sum(xlogy(x, p) + xlogy(1 - x, 1 - p)))
+    msg = ("all studies have n = 1: tau^2 is not identifiable from single-patient binary outcomes; "
+           "tau^2 = 0 reported, SE of the pooled logit given tau^2 = 0")  # fmt: skip
+    return _finish(beta, se, 0.0, k, lvl, crit, ll, ll, True, msg, "conditional")
 
 
 def _fit(x: np.ndarray, n: np.ndarray, k: int, lvl: float, crit: float, nagq: int) -> GlmmResult:
@@ -336,18 +385,6 @@ def _fit(x: np.ndarray, n: np.ndarray, k: int, lvl: float, crit: float, nagq: in
         var_beta = float(1.0 / np.sum(w / (1 + theta**2 * w)))
         msgs.append("Hessian not positive definite; SE conditional on tau2")
     se = float(np.sqrt(var_beta))
-    tau2 = theta**2
-    zval = beta / se
-    pval = float(2 * stats.norm.sf(abs(zval)))
-    ci = (beta - crit * se, beta + crit * se)
-    pi_half = crit * np.sqrt(se**2 + tau2)
-    pi = (beta - pi_half, beta + pi_half)
     message = "; ".join(msgs) if msgs else "converged"
-    return GlmmResult(
-        estimate=beta, se=se, zval=float(zval), pval=pval, ci_lb=float(ci[0]), ci_ub=float(ci[1]),
-        pi_lb=float(pi[0]), pi_ub=float(pi[1]), tau2=float(tau2), tau=float(theta),
-        loglik=float(-fmin), k=k, level=lvl,
-        prop=float(expit(beta)), prop_ci_lb=float(expit(ci[0])), prop_ci_ub=float(expit(ci[1])),
-        prop_pi_lb=float(expit(pi[0])), prop_pi_ub=float(expit(pi[1])),
-        converged=bool(converged), message=message, se_method=se_method,
-    )
+    ll_metafor = _metafor_loglik(beta, theta, x, n)
+    return _finish(beta, se, theta**2, k, lvl, crit, ll_metafor, -fmin, converged, message, se_method)

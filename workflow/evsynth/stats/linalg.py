@@ -51,14 +51,33 @@ def _tr4(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray):
-    """Weighted least squares per group: returns (A=(X'WX)^-1, beta, residuals)."""
+    """Weighted least squares per group: returns (A=(X'WX)^-1, beta, residuals).
+
+    p = 1 is the intercept-only model of this engine (X is the 0/1 mask of real cells and every
+    caller passes w = 0 outside it). Where one weight carries all but 1e-6 of the total, the
+    weighted mean is taken relative to that study, so that its residual (tiny when its weight dominates) keeps full relative precision: with
+    vi = [4.3, 1e-9] the residual of the second study is ~1e-10 and W r ~ 1, which the
+    plain formula rounds to 0."""
     if X.shape[2] == 1:
-        x = X[:, :, 0]
-        wx = w * x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = 1.0 / (wx * x).sum(1)
-        b = a * (wx * y).sum(1)
-        return a[:, None, None], b[:, None], y - x * b[:, None]
+        x = X[:, :, 0]  # the 0/1 mask; every caller's w is 0 outside it
+        wx = w
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sw = w.sum(1)
+            a = 1.0 / sw
+            b = a * (w * y).sum(1)
+            r = y - x * b[:, None]
+            # rows where one weight carries all but a 1e-6 share: recentre at that study
+            dom = np.flatnonzero(~(w.max(1) < (1 - 1e-6) * sw))
+        if dom.size:
+            xd, wd, yd = x[dom], wx[dom], y[dom]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                j = np.argmax(wd, axis=1)
+                yref = np.take_along_axis(yd, j[:, None], 1)
+                dev = xd * (yd - yref)
+                delta = a[dom] * (wd * dev).sum(1)
+            b[dom] = yref[:, 0] + delta
+            r[dom] = np.where(xd != 0, dev - xd * delta[:, None], yd)
+        return a[:, None, None], b[:, None], r
     A = _inv(_xdx(X, w))
     Xty = np.einsum("gkp,gk->gp", X, w * y)
     beta = np.einsum("gpq,gq->gp", A, Xty)
@@ -66,20 +85,110 @@ def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray):
     return A, beta, r
 
 
+def _excl_sums(a: np.ndarray) -> np.ndarray:
+    """sum_{j != i} a_j per row, as prefix + suffix sums (no subtraction, so no cancellation
+    when one a_i dominates)."""
+    z = np.zeros((a.shape[0], 1))
+    pre = np.cumsum(np.concatenate([z, a[:, :-1]], 1), 1)
+    suf = np.cumsum(np.concatenate([z, a[:, :0:-1]], 1), 1)[:, ::-1]
+    return pre + suf
+
+
+def _p1_traces(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tr(P) and tr(PP) of the intercept-only model, P = W - w w'/S.
+
+    The textbook expansions tr(P) = S - sum w^2/S and tr(PP) = sum w^2 - 2 sum w^3/S +
+    (sum w^2/S)^2 are differences of terms bounded by S and sum w^2; where the result is
+    below 1e-4 of that bound (weights spanning many orders of magnitude) or overflowed
+    (weights above ~1e102), the row is recomputed by :func:`_p1_traces_stable`."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sw = w.sum(1)
+        w2 = w * w
+        sw2 = w2.sum(1)
+        trP = sw - sw2 / sw
+        trPP = sw2 - 2 * (w2 * w).sum(1) / sw + (sw2 / sw) ** 2
+        bad = ~((trP >= 1e-4 * sw) & (trPP >= 1e-4 * sw2) & np.isfinite(trPP))
+    if bad.any():
+        trP, trPP = trP.copy(), trPP.copy()
+        trP[bad], trPP[bad] = _p1_traces_stable(w[bad])
+    return trP, trPP
+
+
+def _p1_traces_stable(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tr(P), tr(PP) of the intercept-only model without cancellation or overflow.
+
+    P_ii = w_i S_(-i)/S and P_ij = -w_i w_j/S, so tr(P) = sum_i (w_i/S) S_(-i) and
+    tr(PP) = sum_i P_ii^2 + 2 sum_(i<j) (w_i (w_j/S))^2 with the weights sorted ascending:
+    sums of positive terms, each bounded by the smaller weight squared."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        S = w.sum(1, keepdims=True)
+        diag = (w / S) * _excl_sums(w)
+        ws = np.sort(w, 1)
+        fs2 = (ws / S) ** 2
+        after = np.cumsum(fs2[:, ::-1], 1)[:, ::-1] - fs2  # sum_(j>i) in sorted order
+        off = 2 * ((ws * np.sqrt(np.maximum(after, 0.0))) ** 2).sum(1)
+        return diag.sum(1), (diag**2).sum(1) + off
+
+
+def _exact_traces(X: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """tr(P), tr(PP) for one group from a complete QR decomposition of W^(1/2) X.
+
+    I - H = N N' with N the orthonormal complement of the column space, so
+    P = W^(1/2) N N' W^(1/2), tr(P) = tr(B) and tr(PP) = ||B||_F^2 for B = N' W N: no
+    difference of large terms. Used where the fast formulas cancel (see _Ptraces)."""
+    real = w > 0
+    Xr, wr = X[real], w[real]
+    p = Xr.shape[1]
+    q, _ = np.linalg.qr(np.sqrt(wr)[:, None] * Xr, mode="complete")
+    N = q[:, p:]
+    B = N.T @ (wr[:, None] * N)
+    return float(np.trace(B)), float((B * B).sum())
+
+
 class _Ptraces:
-    """Traces involving P = W - W X (X'WX)^-1 X' W for diagonal W (metafor's P matrix)."""
+    """Traces involving P = W - W X (X'WX)^-1 X' W for diagonal W (metafor's P matrix).
+
+    tr(P) and tr(PP) are differences of large terms when one weight dominates. For the
+    intercept-only model they are computed by :func:`_p1_traces`; for meta-regressions a
+    group whose fast result lost more than half of its digits (or overflowed) is recomputed
+    by :func:`_exact_traces`."""
 
     def __init__(self, X: np.ndarray, w: np.ndarray):
         self.X, self.w = X, w
         self.A = _inv(_xdx(X, w))
         self.C2 = _xdx(X, w**2)
+        self._p1 = _p1_traces(w) if X.shape[2] == 1 else None
+        self._exact: dict[int, tuple[float, float]] = {}
+
+    def _fix(self, val: np.ndarray, scale: np.ndarray, which: int) -> np.ndarray:
+        bad = ~np.isfinite(val) | (np.abs(val) < 1e-8 * scale)
+        bad &= np.isfinite(self.w).all(1) & (self.w.sum(1) > 0)
+        if not bad.any():
+            return val
+        val = val.copy()
+        for g in np.flatnonzero(bad):
+            if g not in self._exact:
+                try:
+                    self._exact[g] = _exact_traces(self.X[g], self.w[g])
+                except (np.linalg.LinAlgError, ValueError):
+                    self._exact[g] = (float("nan"), float("nan"))
+            val[g] = self._exact[g][which]
+        return val
 
     def tr_P(self) -> np.ndarray:
-        return self.w.sum(1) - _tr(self.A, self.C2)
+        if self._p1 is not None:
+            return self._p1[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            val = self.w.sum(1) - _tr(self.A, self.C2)
+            return self._fix(val, self.w.sum(1), 0)
 
     def tr_PP(self) -> np.ndarray:
+        if self._p1 is not None:
+            return self._p1[1]
         w = self.w
-        return (w**2).sum(1) - 2 * _tr(self.A, _xdx(self.X, w**3)) + _tr4(self.A, self.C2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            val = (w**2).sum(1) - 2 * _tr(self.A, _xdx(self.X, w**3)) + _tr4(self.A, self.C2)
+            return self._fix(val, (w**2).sum(1), 1)
 
     def tr_PD(self, d: np.ndarray) -> np.ndarray:
         w = self.w

@@ -11,12 +11,26 @@ _ALIASES = {"EE": "FE", "CE": "FE", "HKSJ": "knha"}
 
 
 def _level(level: float) -> float:
-    """metafor's .level(): 95 -> alpha 0.05; 0.95 -> 0.05."""
-    if level > 1:
-        return (100.0 - level) / 100.0
-    if level > 0.5:
-        return 1.0 - level
-    return float(level)
+    """metafor's .level(): 95 -> alpha 0.05; 0.95 -> 0.05 (a value <= 0.5 is taken as alpha).
+
+    A level outside (0, 100) is an error naming the argument (metafor warns and returns NaN
+    intervals)."""
+    try:
+        lv = float(level)
+    except (TypeError, ValueError):
+        raise ValueError(f"argument 'level' has invalid value {level!r}: expected a number in (0, 100)") from None
+    if lv > 1:
+        alpha = (100.0 - lv) / 100.0
+    elif lv > 0.5:
+        alpha = 1.0 - lv
+    else:
+        alpha = lv
+    if not (np.isfinite(lv) and 0 < alpha < 1):
+        raise ValueError(
+            f"argument 'level' has invalid value {level!r}: expected a confidence level in (0, 100), "
+            "e.g. 95 or 0.95"
+        )
+    return alpha
 
 
 def _norm_method(method: str) -> str:

@@ -191,7 +191,7 @@ def _r2(y, v, X, method, test, level, tau2, converged) -> float:
         return float("nan")
     k = len(y)
     if method == "FE":
-        if np.var(y) == 0:
+        if np.ptp(y) == 0:
             return 0.0
         # adjusted R^2 of the weighted lm(yi ~ X, weights = 1/vi)
         w = 1 / v
@@ -199,6 +199,8 @@ def _r2(y, v, X, method, test, level, tau2, converged) -> float:
         rss = float((w * r[0] ** 2).sum())
         ybar = float((w * y).sum() / w.sum())
         tss = float((w * (y - ybar) ** 2).sum())
+        if not tss > 0:  # effects equal up to rounding: nothing to explain (metafor: 0)
+            return 0.0
         r2 = 1 - rss / tss
         adj = 1 - (1 - r2) * (k - 1) / (k - X.shape[1])
         return max(0.0, 100 * adj)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evsynth.stats.linalg import _Ptraces, _q_root, _qe, _wls, _xdx
+from evsynth.stats.linalg import _p1_traces, _Ptraces, _q_root, _qe, _wls, _xdx
 
 # metafor's control defaults (R/rma.uni.r)
 _THRESHOLD = 1e-5  # convergence threshold of the Fisher scoring loop
@@ -108,12 +108,7 @@ def _estimate_tau2(method, X, y, v, m, k, p, fit):
         ii = np.flatnonzero(active)
         ti = t[ii]
         w = m[ii] / (v[ii] + ti[:, None])
-        if int_only:  # closed-form traces for X = 1 (same quantities, fewer operations)
-            sw = w.sum(1)
-            yw = ymc[ii]
-            r = yw - ((w * yw).sum(1) / sw)[:, None]
-        else:
-            _, _, r = _wls(X[ii], ymc[ii], w)
+        _, _, r = _wls(X[ii], ymc[ii], w)
         Py = w * r
         if method == "EB":
             ki, kpi = k[ii], kp[ii]
@@ -121,10 +116,7 @@ def _estimate_tau2(method, X, y, v, m, k, p, fit):
         elif method == "ML":
             adj = ((Py**2).sum(1) - w.sum(1)) / (w**2).sum(1)
         elif int_only:
-            w2 = w * w
-            sw2 = w2.sum(1)
-            trP = sw - sw2 / sw
-            trPP = sw2 - 2 * (w2 * w).sum(1) / sw + (sw2 / sw) ** 2
+            trP, trPP = _p1_traces(w)
             adj = ((Py**2).sum(1) - trP) / trPP
         else:
             pt = _Ptraces(X[ii], w)
@@ -217,15 +209,15 @@ def _polish_ml(method, X, y, v, m, t, idx_mask, msg, maxit: int = 60):
         ti = t[ii]
         Xi = X[ii]
         w = m[ii] / (v[ii] + ti[:, None])
-        A, _, r = _wls(Xi, y[ii], w)
+        _, _, r = _wls(Xi, y[ii], w)
         u = w * r  # P y
         if method == "ML":
             trP, trPP = w.sum(1), (w**2).sum(1)
         else:
             pt = _Ptraces(Xi, w)
             trP, trPP = pt.tr_P(), pt.tr_PP()
-        xwu = np.einsum("gkp,gk->gp", Xi, w * u)
-        uPu = (w * u * u).sum(1) - np.einsum("gp,gpq,gq->g", xwu, A, xwu)
+        _, _, ru = _wls(Xi, u, w)  # P u = W r_u, so u'Pu = r_u' W r_u (no cancellation)
+        uPu = (w * ru * ru).sum(1)
         score = 0.5 * ((u * u).sum(1) - trP)
         info = uPu - 0.5 * trPP  # = -dS/dt2
         step = np.where(info > 0, score / info, score / (0.5 * trPP))
