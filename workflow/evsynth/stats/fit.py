@@ -260,6 +260,7 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
             out[key] = np.where(ok, val, np.nan)
         else:
             out[key] = np.where(ok[:, None], val, np.nan)
+    out["vb"] = np.where(ok[:, None, None], vb, np.nan)  # (G, p, p) covariance of the coefficients
     if k1.any():
         for key in ("tau2_se", "tau2_ci_lb", "tau2_ci_ub", "i2_ci_lb", "i2_ci_ub", "h2_ci_lb",
                     "h2_ci_ub", "df", "qm_df2", "pi_lb", "pi_ub"):  # fmt: skip

@@ -33,7 +33,7 @@ Numerical choices (documented deviations from metafor's *defaults*, not from its
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -89,6 +89,16 @@ class RMAResult:
     beta_pval: tuple[float, ...] = ()
     beta_ci_lb: tuple[float, ...] = ()
     beta_ci_ub: tuple[float, ...] = ()
+    vb: tuple[tuple[float, ...], ...] = ()  # covariance matrix of the coefficients (metafor vb)
+    # the data the model was fitted to (after omitting missing values): yi, vi, X (with intercept)
+    data: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def predict(self, newmods: Any = None, level: float | None = None) -> pd.DataFrame:
+        """Predicted values for new moderator values (metafor ``predict.rma``): see
+        :func:`evsynth.stats.predict.predict`."""
+        from evsynth.stats.predict import predict
+
+        return predict(self, newmods, level=level)
 
     @property
     def tau(self) -> float:
@@ -161,7 +171,7 @@ def _row(out: dict, g: int, key: str):
     return val
 
 
-def _result_from(out, g, method, test, level, names, r2=float("nan")) -> RMAResult:
+def _result_from(out, g, method, test, level, names, r2=float("nan"), data=None) -> RMAResult:
     f = lambda key: _row(out, g, key)  # noqa: E731
     return RMAResult(
         estimate=f("estimate"), se=f("se"), stat=f("stat"), pval=f("pval"),
@@ -182,6 +192,8 @@ def _result_from(out, g, method, test, level, names, r2=float("nan")) -> RMAResu
         beta_pval=tuple(float(x) for x in out["pval_b"][g]),
         beta_ci_lb=tuple(float(x) for x in out["ci_lb_b"][g]),
         beta_ci_ub=tuple(float(x) for x in out["ci_ub_b"][g]),
+        vb=tuple(tuple(float(x) for x in row) for row in out["vb"][g]),
+        data=data,
     )  # fmt: skip
 
 
@@ -248,7 +260,7 @@ def rma(
     r2 = float("nan")
     if X.shape[1] > 1:
         r2 = _r2(y, v, X, mth, tst, level, float(out["tau2"][0]), bool(out["converged"][0]))
-    return _result_from(out, 0, mth, tst, level, names, r2=r2)
+    return _result_from(out, 0, mth, tst, level, names, r2=r2, data={"yi": y, "vi": v, "X": X})
 
 
 def rma_table(results: Iterable[RMAResult]) -> pd.DataFrame:
