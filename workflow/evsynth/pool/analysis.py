@@ -37,9 +37,9 @@ BACK = {"PLO": "ilogit", "OR": "exp", "RR": "exp", "PFT": "ipft"}
 UNCONTROLLED = {"case_report", "case_series"}
 POOLED_COLUMNS = [
     "analysis", "outcome", "measure", "subgroup", "variant", "k", "n", "estimate", "ci_lb", "ci_ub",
-    "pi_lb", "pi_ub", "tau2", "i2", "q", "pval", "method", "test", "scale", "estimate_bt", "ci_lb_bt",
+    "pi_lb", "pi_ub", "tau2", "i2", "q", "pval", "method", "test", "model", "scale", "estimate_bt", "ci_lb_bt",
     "ci_ub_bt", "pi_lb_bt", "pi_ub_bt", "se", "q_pval", "tau2_ci_lb", "tau2_ci_ub", "converged", "message",
-    "uncontrolled_only", "designs", "studies", "imputed_rows", "confounded_rows",
+    "uncontrolled_only", "designs", "definitions", "studies", "imputed_rows", "confounded_rows",
 ]
 
 
@@ -190,7 +190,13 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
         pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
         pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
         for (study, measure), g in pairs.groupby(["study", "measure"]):
-            if len(g) < 2 or study in {s for s, _ in done}:
+            if study in {s for s, _ in done}:
+                continue
+            if len(g) < 2:  # one patient: no SD of changes; described, never pooled as a mean
+                rows.append({"study": study, "group": "patients", "measure": measure, "n": 1.0, "mean": np.nan,
+                             "sd": np.nan, "small_series": True, "timepoint": g["timepoint"].iloc[0],
+                             "time_months": g["time_months"].max(), "imputed": False, "how": "one patient",
+                             "lines": "", "file": g["file"].iloc[0]})
                 continue
             rows.append({"study": study, "group": "patients", "measure": measure,
                          "timepoint": ";".join(sorted(set(g["timepoint"]))), "time_months": g["time_months"].max(),
@@ -305,39 +311,106 @@ def _combine_continuous(arms: pd.DataFrame) -> dict:
     return {"mean": mean, "sd": float(math.sqrt(ss / (N - 1))), "n": float(N)}
 
 
-def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str = "wan2014") -> tuple[pd.DataFrame, pd.DataFrame]:
+def _definition(measure: str) -> str:
+    """The outcome definition of an arm's row ('survival' rows are read as deaths)."""
+    return "death" if measure == "survival" else str(measure)
+
+
+def _drop(excluded: pd.DataFrame, study: str, reason: str) -> pd.DataFrame:
+    return pd.concat([excluded, pd.DataFrame([{"study": study, "reason": reason}])], ignore_index=True)
+
+
+def _one_arm(arms: pd.DataFrame, effect: str, rule: str) -> tuple[dict, str]:
+    """Several MSC arms of one study in a single-arm analysis as ONE row, and how (rule ``multiple_arms``).
+
+    ``combine``: Cochrane Handbook 6.5.2.10 (summed n; pooled mean and SD; summed events); ``largest``:
+    the arm with most patients (ties: the first group name). A study-wide ``all`` row, where present, is
+    the whole study and is used instead of its parts.
+    """
+    arms = arms.sort_values("group")
+    if len(arms) == 1:
+        return arms.iloc[0].to_dict(), ""
+    if arms["group"].eq("all").any():
+        return arms.loc[arms["group"].eq("all")].iloc[0].to_dict(), "the study-wide 'all' row, not its arms"
+    groups = ", ".join(arms["group"])
+    if rule == "largest":
+        pick = arms.sort_values(["n", "group"], ascending=[False, True]).iloc[0].to_dict()
+        return pick, f"arm {pick['group']} (the largest of {groups}; multiple_arms: largest)"
+    first = arms.iloc[0].to_dict()
+    if effect == "MC":
+        first.update(_combine_continuous(arms))
+    else:
+        first.update(events=float(arms["events"].sum()), n=float(arms["n"].sum()))
+    first.update(group="+".join(arms["group"]), imputed=bool(arms["imputed"].any()),
+                 timepoint=";".join(dict.fromkeys(arms["timepoint"].astype(str))),
+                 how="; ".join(dict.fromkeys(arms["how"])), lines=";".join(arms["lines"].astype(str)))
+    return first, f"arms {groups} combined into one (Cochrane Handbook 6.5.2.10)"
+
+
+def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str = "wan2014",
+                     arm: str = "msc", min_patients: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per study (arm for single-arm measures, comparison for paired ones) with ``yi, vi``.
 
     Returns ``(dataset, excluded)``: ``excluded`` names every study considered and why it is not in
-    the dataset, so nothing is dropped silently.
+    the dataset, so nothing is dropped silently. The declared rules (config/README.md):
+
+    - several MSC arms of one study are one row (``multiple_arms``: ``combine`` or ``largest``);
+    - an individual-level series with fewer than ``min_patients`` patients (default: the spec's
+      ``individual_min_patients``, 3) is described, not pooled as a mean (``MC``);
+    - outcome definitions (measures) are not mixed unless ``outcome.combine_definitions`` is true: the
+      first listed measure with data defines the outcome; studies measuring another are excluded, named;
+    - ``arm="comparator"`` builds the same single-arm dataset from the placebo arms instead.
     """
     effect = spec["effect"].upper()
     window = spec.get("timepoint", {})
     studies, excluded = eligible_studies(corpus, spec.get("records", {}))
     measures = spec["outcome"].get("measures", [])
+    if min_patients is None:
+        min_patients = int(spec.get("individual_min_patients", 3))
     arms = _binary_arms(corpus, spec, window) if effect in BINARY else _continuous_arms(corpus, measures, window, r, imputation)
     if arms.empty:
-        arms = pd.DataFrame(columns=["study", "group"])
+        arms = pd.DataFrame(columns=["study", "group", "measure"])
     arms = arms.loc[arms["study"].isin(studies)]
     kinds = msc_arms(corpus.tables["interventions"])
     arms = arms.merge(kinds, on=["study", "group"], how="left")
-    single = corpus.tables["participants"]
     indiv = {s for s in studies if corpus.studies[s].get("level") == "individual"}
     arms["is_msc"] = arms["is_msc"].astype("boolean").fillna(False).astype(bool) | arms["study"].isin(indiv) | (
         arms["group"].eq("all") & arms["study"].map(lambda s: corpus.studies[s].get("design") != "rct"))
     arms["is_placebo"] = arms["is_placebo"].astype("boolean").fillna(False).astype(bool)
     arms = _one_row_per_individual_study(arms, indiv, effect)
-    del single
+    if arm == "comparator":
+        arms = arms.assign(is_msc=arms["is_placebo"], is_placebo=False)
+    if effect == "MC" and len(arms):
+        small = arms["study"].isin(indiv) & arms["group"].eq("patients") & (arms["n"] < min_patients)
+        for rec in arms.loc[small].to_dict("records"):
+            excluded = _drop(excluded, rec["study"], (
+                f"individual-level series of {int(rec['n'])} patient{'s' if rec['n'] != 1 else ''} (fewer than "
+                f"individual_min_patients = {min_patients}): described per patient, not pooled as a mean"))
+        arms = arms.loc[~small]
+    # one outcome definition per pooled estimate unless the config says otherwise
+    if measures and len(arms) and not spec["outcome"].get("combine_definitions", False):
+        used = arms.loc[arms["is_msc"] | arms["is_placebo"]]
+        present = {_definition(m) for m in used["measure"]}
+        primary = next((m for m in measures if m in present), None)
+        other = arms["measure"].map(_definition) != primary
+        for study, g in arms.loc[other & (arms["is_msc"] | arms["is_placebo"])].groupby("study"):
+            if not ((arms["study"] == study) & ~other).any():
+                excluded = _drop(excluded, study, (
+                    f"outcome defined as {', '.join(sorted(set(g['measure'])))}, not {primary} (the first listed "
+                    "measure with data); set outcome.combine_definitions: true to pool definitions together"))
+        arms = arms.loc[~other]
     rows = []
     for study in studies:
         a = arms.loc[arms["study"] == study]
         msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
         if msc.empty:
-            excluded = pd.concat([excluded, pd.DataFrame([{"study": study, "reason": "no usable MSC-arm data for this outcome and timepoint"}])])
+            if not (excluded["study"] == study).any():
+                excluded = _drop(excluded, study, "no usable MSC-arm data for this outcome and timepoint"
+                                 if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
             continue
         if effect in PAIRED:
             if ctrl.empty:
-                excluded = pd.concat([excluded, pd.DataFrame([{"study": study, "reason": "no comparator arm with data"}])])
+                excluded = _drop(excluded, study, "no comparator arm with data")
                 continue
             row = {"study": study, "group": "+".join(msc["group"]) + " vs " + "+".join(ctrl["group"]),
                    "measure": msc["measure"].iloc[0], "timepoint": msc["timepoint"].iloc[0],
@@ -348,7 +421,8 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
                 t, c = _combine_continuous(msc), _combine_continuous(ctrl)
                 es = escalc("MD", m1i=[t["mean"]], m2i=[c["mean"]], sd1i=[t["sd"]], sd2i=[c["sd"]],
                             n1i=[t["n"]], n2i=[c["n"]])
-                row.update(n=t["n"] + c["n"], n1=t["n"], n2=c["n"])
+                row.update(n=t["n"] + c["n"], n1=t["n"], n2=c["n"], mean1=t["mean"], sd1=t["sd"],
+                           mean2=c["mean"], sd2=c["sd"])
             else:
                 e1, n1 = msc["events"].sum(), msc["n"].sum()
                 e2, n2 = ctrl["events"].sum(), ctrl["n"].sum()
@@ -357,19 +431,20 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
             row.update(yi=es.yi[0], vi=es.vi[0])
             rows.append(row)
         else:
-            for rec in msc.to_dict("records"):
-                if effect == "MC":
-                    es = escalc("MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
-                else:
-                    es = escalc(effect, xi=[rec["events"]], ni=[rec["n"]])
-                rows.append({**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
-                             "n": rec["n"], "events1": rec.get("events", np.nan), "yi": es.yi[0], "vi": es.vi[0]})
+            rec, arms_rule = _one_arm(msc, effect, spec.get("multiple_arms", "combine"))
+            if effect == "MC":
+                es = escalc("MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
+            else:
+                es = escalc(effect, xi=[rec["events"]], ni=[rec["n"]])
+            rows.append({**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
+                         "n": rec["n"], "events1": rec.get("events", np.nan), "mean1": rec.get("mean", np.nan),
+                         "sd1": rec.get("sd", np.nan), "arms": arms_rule, "yi": es.yi[0], "vi": es.vi[0]})
     data = pd.DataFrame(rows)
     if data.empty:
-        return data, excluded.reset_index(drop=True)
+        return data, excluded.sort_values("study", kind="stable").reset_index(drop=True)
     data = _flags(corpus, data)
     data["label"] = data.apply(lambda r: f"{r['study']} ({r['group']})", axis=1)
-    return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.sort_values("study").reset_index(drop=True)
+    return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.sort_values("study", kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,10 +466,32 @@ def backtransform(effect: str, x, ni=None):
     return x
 
 
-def _row(spec_name: str, spec: dict, data: pd.DataFrame, fit: dict, subgroup: str, variant: str) -> dict:
-    effect = spec["effect"].upper()
+PROPORTIONS = {"PLO", "PR", "PFT"}
+CONTRAST = {"MC": "MD", "PLO": "OR", "PR": "OR", "PFT": "OR"}
+SMALL_STUDY_REF = "Sterne 2011 (BMJ 343:d4002); Cochrane Handbook 13.3.5.4"
+
+
+def _model(spec: dict, effect: str | None = None) -> str:
+    """``glmm`` (binomial-normal) or ``normal`` (normal-normal on the analysis scale) for this analysis."""
+    effect = (effect or spec["effect"]).upper()
+    return "glmm" if effect == "PLO" and spec.get("proportion_model", "glmm") == "glmm" else "normal"
+
+
+def _definitions(data: pd.DataFrame) -> str:
+    """Which outcome definitions a row pools, with their studies: 'remission: deng2017; ...'."""
+    if data.empty or "measure" not in data:
+        return ""
+    parts = data.assign(d=data["measure"].map(_definition)).groupby("d", sort=True)["study"].agg(
+        lambda s: ", ".join(dict.fromkeys(s)))
+    return "; ".join(f"{d}: {studies}" for d, studies in parts.items())
+
+
+def _row(spec_name: str, spec: dict, data: pd.DataFrame, fit: dict, subgroup: str, variant: str,
+         effect: str | None = None) -> dict:
+    effect = (effect or spec["effect"]).upper()
     ni = data["n"].to_numpy(float) if len(data) else None
     bt = {f"{c}_bt": float(backtransform(effect, [fit.get(c, np.nan)], ni)[0]) for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")}
+    bt.update({k: fit[k] for k in bt if k in fit})  # a fit may give its natural-scale values (exact CIs)
     designs = sorted(set(data["design"])) if len(data) else []
     return {
         "analysis": spec_name, "outcome": ";".join(spec["outcome"].get("measures", ["adverse_event"])),
@@ -403,35 +500,104 @@ def _row(spec_name: str, spec: dict, data: pd.DataFrame, fit: dict, subgroup: st
         **{c: fit.get(c, np.nan) for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "q", "pval",
                                            "se", "q_pval", "tau2_ci_lb", "tau2_ci_ub")},
         "method": fit.get("method", spec.get("method")), "test": fit.get("test", spec.get("test")),
+        "model": fit.get("model", "normal-normal"),
         "scale": BACK.get(effect, "identity"), **bt,
         "converged": bool(fit.get("converged", False)), "message": fit.get("message", ""),
         "uncontrolled_only": bool(designs) and set(designs) <= UNCONTROLLED,
-        "designs": ";".join(designs), "studies": ";".join(data["label"]) if len(data) else "",
+        "designs": ";".join(designs), "definitions": _definitions(data),
+        "studies": ";".join(data["label"]) if len(data) else "",
         "imputed_rows": int(data["imputed"].sum()) if len(data) else 0,
         "confounded_rows": int(data["confounded"].sum()) if len(data) else 0,
     }
 
 
-def pool(data: pd.DataFrame, method: str, test: str, level: float = 95) -> dict:
-    """One random-effects (or FE) fit of ``data.yi, data.vi``; k < 2 gives a row saying why."""
+def _single_proportion(data: pd.DataFrame, level: float) -> dict:
+    """A single study's observed proportion with its exact (Clopper-Pearson) interval: nothing is pooled."""
+    from evsynth.describe.summaries import clopper_pearson
+
+    x, n = float(data["events1"].iloc[0]), float(data["n"].iloc[0])
+    lo, hi = clopper_pearson([x], [n], level=level / 100)
+    p = x / n
+    logit = math.log(p / (1 - p)) if 0 < p < 1 else np.nan
+    return {"estimate": logit, "estimate_bt": p, "ci_lb_bt": float(lo[0]), "ci_ub_bt": float(hi[0]),
+            "converged": False, "model": "single study",
+            "message": f"k = 1: a single study, not pooled; its observed proportion {x:g}/{n:g} with an exact "
+                       "(Clopper-Pearson) interval"}
+
+
+def pool(data: pd.DataFrame, method: str, test: str, level: float = 95, model: str = "normal") -> dict:
+    """One fit of ``data``: random-effects (or FE) on ``yi, vi``, or the binomial-normal GLMM on events/n.
+
+    k < 2 gives a row saying why. ``model="glmm"`` (``PLO`` only) is metafor's ``rma.glmm(measure="PLO")``
+    (ML, z-based Wald CI and prediction interval; no continuity correction).
+    """
     if len(data) == 0:
         return {"converged": False, "message": "no study has data for this analysis", "method": method, "test": test}
+    if model == "glmm":
+        if len(data) == 1:
+            return {**_single_proportion(data, level), "method": "ML", "test": "z"}
+        from evsynth.stats.glmm import pool_proportions_glmm
+
+        g = pool_proportions_glmm(data["events1"].to_numpy(float), data["n"].to_numpy(float), level=level)
+        return {"estimate": g.estimate, "se": g.se, "ci_lb": g.ci_lb, "ci_ub": g.ci_ub, "pi_lb": g.pi_lb,
+                "pi_ub": g.pi_ub, "tau2": g.tau2, "pval": g.pval, "converged": g.converged, "method": "ML",
+                "test": "z", "model": "binomial-normal GLMM",
+                "message": "" if g.message == "converged" else f"GLMM: {g.message}"}
     fit = rma_many(data.assign(_all=0), "_all", method=method, test=test, level=level).iloc[0].to_dict()
     if len(data) == 1:
         fit["message"] = "k = 1: a single study, not pooled"
     return fit
 
 
+def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> list[dict]:
+    """Egger's regression test and trim-and-fill where k >= ``small_study_min_k`` (default 10), else why not."""
+    min_k = int(spec.get("small_study_min_k", 10))
+    method, test, level = spec["method"], spec["test"], spec.get("level", 95)
+    rows = []
+    if len(data) < min_k:
+        why = (f"not assessable: k = {len(data)} < {min_k} studies; small-study tests and funnel plots are not "
+               f"meaningful with fewer studies ({SMALL_STUDY_REF})")
+        for variant in ("Egger's regression test", "trim-and-fill"):
+            rows.append(_row(name, spec, data, {"converged": False, "message": why, "method": method, "test": test,
+                                                "model": ""}, "all", variant))
+        return rows
+    from evsynth.stats.meta import regtest
+    from evsynth.stats.trimfill import trimfill
+
+    note = " (on the normal-normal model's yi, vi)" if model == "glmm" else ""
+    eg = regtest(data["yi"], data["vi"], model="rma", method=method, test="z", level=level, min_k=min_k)
+    rows.append(_row(name, spec, data, {"estimate": eg.estimate, "ci_lb": eg.ci_lb, "ci_ub": eg.ci_ub,
+                                        "pval": eg.pval, "converged": eg.reported, "method": method, "test": "z",
+                                        "message": (f"Egger's test z = {eg.stat:.3f}, p = {eg.pval:.3g}; estimate = "
+                                                    f"limit estimate{note}" if eg.reported else eg.reason)},
+                     "all", "Egger's regression test"))
+    try:
+        tf = trimfill(data["yi"], data["vi"], method=method, test=test, level=level)
+    except ValueError as exc:
+        rows.append(_row(name, spec, data, {"converged": False, "method": method, "test": test, "model": "",
+                                            "message": f"trim-and-fill not computed: {exc}"}, "all", "trim-and-fill"))
+        return rows
+    rows.append(_row(name, spec, data, {**{c: getattr(tf.fit, c) for c in (
+        "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "q", "pval", "se")},
+        "converged": tf.fit.converged, "method": method, "test": test,
+        "message": f"trim-and-fill ({tf.estimator}): {tf.k0} studies imputed on the {tf.side} side{note}"},
+        "all", "trim-and-fill"))
+    rows[-1]["k"] = len(data) + tf.k0
+    return rows
+
+
 def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFrame]:
-    """The main fit, its subgroups and its sensitivity variants, as rows of ``pooled.csv``.
+    """The main fit, its subgroups, its sensitivity variants and its controlled contrast, as rows of ``pooled.csv``.
 
     Returns ``pooled`` (rows with :data:`POOLED_COLUMNS`), ``studies`` (the dataset with weights and
     CIs, for the forest plot) and ``excluded`` (studies considered and why they are out).
     """
     method, test, level = spec["method"], spec["test"], spec.get("level", 95)
     r, imputation = spec.get("prepost_correlation", 0.5), spec.get("imputation", "wan2014")
+    effect = spec["effect"].upper()
+    model = _model(spec)
     data, excluded = analysis_dataset(corpus, spec, r=r, imputation=imputation)
-    main = pool(data, method, test, level)
+    main = pool(data, method, test, level, model)
     rows = [_row(name, spec, data, main, "all", "main")]
     for dim in spec.get("subgroups", []):
         if len(data) < 2 or data[dim].nunique() < 2:
@@ -441,18 +607,33 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         sub = subgroup_analysis(data["yi"], data["vi"], data[dim], method=method, test=test, level=level)
         for rec in sub.fits.to_dict("records"):
             part = data.loc[data[dim] == rec["group"]]
-            rows.append(_row(name, spec, part, rec, f"{dim}={rec['group']}", "main"))
+            fit = pool(part, method, test, level, model) if model == "glmm" else rec
+            rows.append(_row(name, spec, part, fit, f"{dim}={rec['group']}", "main"))
         note = f"test for subgroup differences ({sub.approach} tau^2 per subgroup), df={sub.df}"
+        if model == "glmm":
+            note += ("; computed on the normal-normal logit model (0.5 added to zero cells), since the GLMM has no "
+                     "finite estimate for a single zero-event study")
         rows.append(_row(name, spec, data, {"converged": bool(np.isfinite(sub.q_between)), "method": method,
                                             "test": test, "q": sub.q_between, "pval": sub.pval,
                                             "message": note + (f"; {sub.message}" if sub.message else "")},
                          f"{dim}: test", "main"))
+    # outcome definitions other than the one pooled: each on its own row, never mixed in
+    measures = spec["outcome"].get("measures", [])
+    if measures and not spec["outcome"].get("combine_definitions", False):
+        pooled_def = {_definition(m) for m in data["measure"]} if len(data) else set()
+        for m in measures:
+            if m in pooled_def or (m == "death" and "survival" in pooled_def):
+                continue
+            one = {**spec, "outcome": {**spec["outcome"], "measures": [m]}}
+            part, _ = analysis_dataset(corpus, one, r=r, imputation=imputation)
+            if len(part):
+                rows.append(_row(name, spec, part, pool(part, method, test, level, model), f"definition={m}", "main"))
     # variants of a single study would only repeat it
     sens = spec.get("sensitivity", []) if len(data) >= 2 else []
     if "leave1out" in sens and len(data) >= 3:
         for i in range(len(data)):
             part = data.drop(index=data.index[i])
-            rows.append(_row(name, spec, part, pool(part, method, test, level), "all",
+            rows.append(_row(name, spec, part, pool(part, method, test, level, model), "all",
                              f"leave out {data['label'].iloc[i]}"))
     variants = []
     if "exclude_confounded" in sens:
@@ -464,28 +645,72 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
     if "exclude_uncontrolled" in sens:
         variants.append(("exclude case reports and series", data.loc[~data["design"].isin(UNCONTROLLED)]))
     for label, part in variants:
-        rows.append(_row(name, spec, part, pool(part, method, test, level), "all", label))
+        rows.append(_row(name, spec, part, pool(part, method, test, level, model), "all", label))
+    if "proportion_model" in sens and effect == "PLO":
+        if model == "glmm":
+            rows.append(_row(name, spec, data, pool(data, method, test, level, "normal"), "all",
+                             f"normal-normal logit model ({method}, {test}; 0.5 added to zero-event and all-event studies)"))
+        else:
+            rows.append(_row(name, spec, data, pool(data, method, test, level, "glmm"), "all", "binomial-normal GLMM"))
     if "estimators" in sens:
+        prefix = "normal-normal logit, " if model == "glmm" else ""
         for m in spec.get("estimators", ["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB"]):
             if m != method:
-                rows.append(_row(name, spec, data, pool(data, m, test, level), "all", f"estimator {m}"))
-    if "correlation" in sens and spec["effect"].upper() == "MC":
+                rows.append(_row(name, spec, data, pool(data, m, test, level), "all", f"{prefix}estimator {m}"))
+    if "correlation" in sens and effect == "MC":
         for rr in spec.get("correlations", [0.3, 0.5, 0.7]):
             if rr != r:
                 d2, _ = analysis_dataset(corpus, spec, r=rr, imputation=imputation)
                 rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all", f"pre-post correlation {rr:g}"))
+    if "include_small_series" in spec.get("sensitivity", []) and effect == "MC":
+        d2, _ = analysis_dataset(corpus, spec, r=r, imputation=imputation, min_patients=2)
+        if len(d2) > len(data):
+            rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all",
+                             "include individual-level series of 2 or more patients (mean and SD of their changes)"))
+    rows += _small_study_rows(name, spec, data, model)
+    if spec.get("controlled_contrast", True) and effect in CONTRAST:
+        rows += _contrast_rows(name, spec, corpus, r, imputation)
     pooled = pd.DataFrame(rows)[POOLED_COLUMNS]
-    if len(data) and main.get("converged"):
+    if len(data) and model == "normal" and main.get("converged"):
         w = 1 / (data["vi"] + (main.get("tau2") or 0.0))
         data["weight"] = 100 * w / w.sum()
-    else:
+    else:  # a GLMM has no inverse-variance weights; a single study has none to share
         data["weight"] = np.nan if len(data) else pd.Series(dtype=float)
     if len(data):
         z = 1.959963984540054
         data["ci_lb"] = data["yi"] - z * np.sqrt(data["vi"])
         data["ci_ub"] = data["yi"] + z * np.sqrt(data["vi"])
+        if effect in PROPORTIONS:  # what a reader sees per study: observed proportion, exact interval
+            from evsynth.describe.summaries import clopper_pearson
+
+            lo, hi = clopper_pearson(data["events1"], data["n"], level=level / 100)
+            data["prop"] = data["events1"] / data["n"]
+            data["prop_ci_lb"], data["prop_ci_ub"] = lo, hi
         data.insert(0, "analysis", name)
     return {"pooled": pooled, "studies": data, "excluded": excluded.assign(analysis=name)}
+
+
+def _contrast_rows(name: str, spec: dict, corpus: Corpus, r: float, imputation: str) -> list[dict]:
+    """MSC vs placebo in the randomized studies of a single-arm analysis, and the placebo arms' own change.
+
+    ``MC`` analyses get a mean difference (``MD``), proportions an odds ratio (``OR``), both from the
+    randomized (``rct``) studies among the analysis' records; the placebo arms are also pooled on the
+    analysis' own scale, so a reader sees how much the comparator changed.
+    """
+    method, test, level = spec["method"], spec["test"], spec.get("level", 95)
+    records = {**spec.get("records", {}), "designs": ["rct"]}
+    contrast = {**spec, "effect": CONTRAST[spec["effect"].upper()], "records": records}
+    data, _ = analysis_dataset(corpus, contrast, r=r, imputation=imputation)
+    if data.empty:
+        return []
+    rows = [_row(name, contrast, data, pool(data, method, test, level), "all",
+                 "controlled contrast: MSC vs placebo (randomized)", effect=contrast["effect"])]
+    single = {**spec, "records": records}
+    placebo, _ = analysis_dataset(corpus, single, r=r, imputation=imputation, arm="comparator")
+    if len(placebo):
+        rows.append(_row(name, single, placebo, pool(placebo, method, test, level, _model(spec)), "all",
+                         "placebo arms of the randomized studies (their own change)"))
+    return rows
 
 
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
