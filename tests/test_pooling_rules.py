@@ -14,7 +14,7 @@ import pytest
 from evsynth.describe.summaries import clopper_pearson
 from evsynth.pool.analysis import Corpus, analysis_dataset, run_analysis
 from evsynth.stats.glmm import pool_proportions_glmm
-from evsynth.stats.meta import rma
+from evsynth.stats import rma
 
 SPEC = {"method": "REML", "test": "knha", "level": 95, "records": {}, "timepoint": {"max_months": 24},
         "sensitivity": [], "subgroups": []}
@@ -264,7 +264,7 @@ def test_small_study_methods_reported_from_ten_studies():
         b.study(f"s{i:02d}", arms=(("all", n),)).change(f"s{i:02d}", "all", float(-5 - 8 / math.sqrt(n)), 4.0, n)
     out = run_analysis("m", _spec(effect="MC", outcome={"measures": ["sledai"]}), b.corpus())
     p = out["pooled"].set_index("variant")
-    from evsynth.stats.meta import regtest
+    from evsynth.stats import regtest
     from evsynth.stats.trimfill import trimfill
 
     data = out["studies"]

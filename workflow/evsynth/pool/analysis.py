@@ -561,7 +561,7 @@ def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> 
             rows.append(_row(name, spec, data, {"converged": False, "message": why, "method": method, "test": test,
                                                 "model": ""}, "all", variant))
         return rows
-    from evsynth.stats.meta import regtest
+    from evsynth.stats import regtest
     from evsynth.stats.trimfill import trimfill
 
     note = " (on the normal-normal model's yi, vi)" if model == "glmm" else ""

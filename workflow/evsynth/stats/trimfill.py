@@ -12,7 +12,7 @@ missing studies; L0 is the default in metafor and here). The steps, in metafor's
 3. The ``k0`` largest studies are mirrored about the last truncated estimate (same variances) and the
    model is refitted to the observed plus the filled studies.
 
-It imports only the engine's own :func:`evsynth.stats.meta.rma`.
+It imports only the engine's own :func:`evsynth.stats.rma.rma`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evsynth.stats.meta import RMAResult, rma
+from evsynth.stats.rma import RMAResult, rma
 
 __all__ = ["TrimFillResult", "trimfill"]
 
