@@ -20,6 +20,11 @@ FIXTURES = ROOT / "tests" / "fixtures"
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
+def _main_studies(out):
+    """The studies of the main analysis (studies.csv also holds the comparisons behind a controlled contrast)."""
+    return out["studies"].loc[out["studies"]["role"].eq("main")].reset_index(drop=True)
+
+
 @pytest.fixture(scope="module")
 def corpus():
     records = load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
@@ -33,7 +38,7 @@ def test_shipped_analysis_matches_r_metafor(corpus, name):
     inputs = json.loads((FIXTURES / "analysis_inputs.json").read_text())[name]
     reference = json.loads((FIXTURES / "metafor_analyses.json").read_text())[name]
     out = run_analysis(name, analysis_spec(CONFIG, name), corpus)
-    data, main = out["studies"], out["pooled"].iloc[0]
+    data, main = _main_studies(out), out["pooled"].iloc[0]
     assert list(data["label"]) == inputs["labels"]
     np.testing.assert_allclose(data["yi"], inputs["yi"], rtol=1e-12)
     np.testing.assert_allclose(data["vi"], inputs["vi"], rtol=1e-12)
@@ -53,7 +58,7 @@ def test_shipped_analysis_matches_r_metafor(corpus, name):
 def test_pooled_rows_equal_engine_called_directly(corpus, name):
     spec = analysis_spec(CONFIG, name)
     out = run_analysis(name, spec, corpus)
-    data = out["studies"]
+    data = _main_studies(out)
     direct = rma(data["yi"], data["vi"], method=spec["method"], test=spec["test"])
     main = out["pooled"].iloc[0]
     for field in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "q"):
@@ -165,7 +170,7 @@ def test_pediatric_vs_adult_subgroup_test_keeps_a_single_study_subgroup(corpus):
     child = p.loc["population=pediatric"]
     assert child["k"] == 1 and child["studies"] == "wong2021 (all)"
     assert child["estimate_bt"] == 0 and child["ci_ub_bt"] == pytest.approx(1 - 0.025 ** (1 / 3))
-    data = out["studies"]
+    data = _main_studies(out)
     adult = data.loc[data["population"] == "adult"]
     normal = rma(adult["yi"], adult["vi"], method="REML", test="knha")
     kid = data.loc[data["population"] == "pediatric"].iloc[0]
@@ -177,7 +182,7 @@ def test_pediatric_vs_adult_subgroup_test_keeps_a_single_study_subgroup(corpus):
 
 def test_remission_pools_one_definition_and_shows_the_others(corpus):
     out = run_analysis("sle_remission", analysis_spec(CONFIG, "sle_remission"), corpus)
-    p = out["pooled"].loc[out["pooled"]["variant"] == "main"].set_index("subgroup")
+    p = out["pooled"].loc[(out["pooled"]["variant"] == "main") & (out["pooled"]["measure"] == "PLO")].set_index("subgroup")
     assert p.loc["all", "definitions"] == "remission: deng2017" and p.loc["all", "estimate_bt"] == pytest.approx(0.75)
     assert p.loc["definition=major_clinical_response", "studies"] == "wang2014 (all)"
     assert "complete_remission: deng2017, wang2013a" == p.loc["definition=complete_remission", "definitions"]
@@ -189,12 +194,12 @@ def test_done_when_of_issue_13(corpus):
             for n in ("serious_adverse_events", "deaths", "ra_das28_change", "sle_sledai_change", "sle_proteinuria_change")}
     for n in ("serious_adverse_events", "deaths"):
         assert runs[n]["pooled"].iloc[0]["model"] == "binomial-normal GLMM"
-    sae = runs["serious_adverse_events"]["studies"].set_index("study")
+    sae = _main_studies(runs["serious_adverse_events"]).set_index("study")
     assert (sae.loc["wong2021", "events1"], sae.loc["wong2021", "n"], sae.loc["wong2021", "prop"]) == (0, 3, 0)
-    das = runs["ra_das28_change"]["studies"]
+    das = _main_studies(runs["ra_das28_change"])
     assert list(das["label"]) == ["he2020 (msc+msc_ifn)", "park2018 (all)"]
     for n, diff in (("sle_sledai_change", -8 - -5), ("sle_proteinuria_change", -2.1 - -1.4)):
-        p = runs[n]["pooled"].set_index("variant")
-        row = p.loc["controlled contrast: MSC vs placebo (randomized)"]
-        assert row["measure"] == "MD" and row["studies"] == "deng2017 (msc vs placebo)"
+        p = runs[n]["pooled"]
+        row = p.loc[p["variant"].eq("main") & p["subgroup"].eq("all") & p["measure"].eq("MD")].iloc[0]
+        assert row["message"].startswith("controlled contrast") and row["studies"] == "deng2017 (msc vs placebo)"
         assert row["estimate"] == pytest.approx(diff)

@@ -222,12 +222,17 @@ def test_definitions_mixed_only_when_config_says_so_and_the_row_names_them():
 
 def test_randomized_contrast_and_placebo_change_beside_the_single_arm_change():
     out = run_analysis("s", _spec(effect="MC", outcome={"measures": ["sledai"]}), _two_arm_study())
-    p = out["pooled"].set_index("variant")
-    md = p.loc["controlled contrast: MSC vs placebo (randomized)"]
-    assert md["measure"] == "MD" and md["k"] == 1 and md["studies"] == "he (msc+msc_ifn vs placebo)"
+    pooled = out["pooled"]
+    main = pooled.loc[pooled["variant"].eq("main") & pooled["subgroup"].eq("all")]
+    assert list(main["measure"]) == ["MC", "MD"]  # the single-arm change first, its contrast beside it
+    md = main.iloc[1]
+    assert md["message"].startswith("controlled contrast: MSC vs placebo")
+    assert md["k"] == 1 and md["studies"] == "he (msc+msc_ifn vs placebo)"
     mean = (30 * -1.0 + 20 * -2.5) / 50
     assert md["estimate"] == pytest.approx(mean - -0.5)
-    placebo = p.loc["placebo arms of the randomized studies (their own change)"]
+    behind = out["studies"].loc[out["studies"]["role"].eq("controlled contrast")].iloc[0]
+    assert (behind["n1"], behind["n2"], behind["yi"]) == (50, 10, pytest.approx(mean - -0.5))
+    placebo = pooled.set_index("variant").loc["placebo arms of the randomized studies (their own change)"]
     assert placebo["measure"] == "MC" and placebo["estimate"] == pytest.approx(-0.5)
     assert "park" not in md["studies"]  # single-arm studies have no contrast
 
@@ -236,14 +241,14 @@ def test_odds_ratio_contrast_for_proportions():
     b = Builder().study("d", design="rct", arms=(("msc", 12), ("placebo", 6)))
     b.events("d", "msc", 9, 12).events("d", "placebo", 5, 6)
     p = run_analysis("r", _spec(effect="PLO", outcome={"measures": ["remission"]}), b.corpus())["pooled"]
-    row = p.loc[p["variant"].str.startswith("controlled contrast")].iloc[0]
-    assert row["measure"] == "OR" and row["estimate_bt"] == pytest.approx((9 / 3) / (5 / 1))
+    row = p.loc[p["message"].str.startswith("controlled contrast")].iloc[0]
+    assert row["variant"] == "main" and row["measure"] == "OR" and row["estimate_bt"] == pytest.approx((9 / 3) / (5 / 1))
 
 
 def test_no_contrast_when_switched_off():
     p = run_analysis("s", _spec(effect="MC", outcome={"measures": ["sledai"]}, controlled_contrast=False),
                      _two_arm_study())["pooled"]
-    assert not p["variant"].str.startswith("controlled contrast").any()
+    assert not p["message"].str.startswith("controlled contrast").any() and set(p["measure"]) == {"MC"}
 
 
 # -- small-study effects ---------------------------------------------------------------------------------------

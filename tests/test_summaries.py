@@ -296,6 +296,24 @@ def test_improved_events_patients_and_arms():
     assert a["improved_ci_low"] == pytest.approx(100 * lo) and a["improved_ci_high"] == pytest.approx(100 * hi)
 
 
+def test_improved_says_which_definitions_it_sums():
+    s = _summary().set_index(["dimension", "level"])
+    a = s.loc[("all", "all")]
+    assert a["improved_definitions"] == ("MIXED DEFINITIONS - disease activity improved (patient): 2 units (2/2); "
+                                         "remission: 2 units (24/52)")
+    # one definition: no warning
+    assert s.loc[("population", "adult"), "improved_definitions"] == "remission: 2 units (24/52)"
+
+
+def test_conditions_of_the_question_only():
+    studies = STUDIES
+    asked = descriptive_summaries(_tables(), studies, _outcomes_h(), _doses(), _cumulative(),
+                                  conditions=["SLE", "RA"])
+    assert asked.iloc[0]["study_ids"] == "case2020;rct2017;trial2015"
+    only_jia = descriptive_summaries(_tables(), studies, _outcomes_h(), _doses(), _cumulative(), conditions=["JIA"])
+    assert only_jia.iloc[0]["study_ids"] == "case2020"  # a study counts when any of its conditions is asked about
+
+
 def test_zero_event_sae_proportion_exact_ci():
     s = _summary().set_index(["dimension", "level"])
     t = s.loc[("population", "adult")]

@@ -160,6 +160,8 @@ def pool_step(name: str, spec: dict, inputs, output) -> None:
     write_csv(out["excluded"], output.excluded)
     main = out["pooled"].iloc[0].to_dict()
     data = out["studies"]
+    if len(data):  # the forest plot shows the main analysis' studies, not the randomized contrast behind it
+        data = data.loc[data["role"].eq("main")]
     if data.empty:  # say so in the plot's place rather than fail: the pooled row says why too
         _placeholder_plot(Path(output.forest[0]), f"{spec.get('title', name)}: no study has data for this analysis.")
         return
@@ -230,8 +232,8 @@ def multiverse_step(config: dict, inputs, output) -> None:
                              choice_columns=choices)
 
 
-def summary_step(inputs, output) -> None:
-    """Descriptive summaries and the per-patient pediatric table (CSV, Markdown, workbook)."""
+def summary_step(inputs, output, conditions=None) -> None:
+    """Descriptive summaries (studies of ``conditions`` only) and the per-patient pediatric table."""
     from evsynth.common.io import load_saved_records, write_csv, write_markdown
     from evsynth.describe.summaries import descriptive_summaries, pediatric_case_outcomes
     from evsynth.report.workbook import write_workbook
@@ -241,7 +243,8 @@ def summary_step(inputs, output) -> None:
     doses, cumulative = pd.read_csv(inputs.doses), pd.read_csv(inputs.cumulative)
     responders_ = pd.read_csv(inputs.responders)
     cases = pediatric_case_outcomes(records.tables, records.studies, outcomes, doses, cumulative, responders_)
-    summaries = descriptive_summaries(records.tables, records.studies, outcomes, doses, cumulative)
+    summaries = descriptive_summaries(records.tables, records.studies, outcomes, doses, cumulative,
+                                      conditions=conditions)
     write_csv(summaries, output.summaries)
     write_csv(cases, output.cases)
     write_markdown(summaries, output.summaries_md, "Descriptive summaries", CAVEAT)

@@ -68,6 +68,8 @@ rule summarize_evidence:
         ),
         cases_md="results/tables/pediatric_cases.md",
         xlsx="results/tables/summaries.xlsx",
+    params:
+        conditions=config["summaries"]["conditions"],
     log:
         "logs/summarize_evidence.log",
     conda:

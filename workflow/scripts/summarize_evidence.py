@@ -4,4 +4,4 @@ from evsynth.common.io import step
 from evsynth.steps import summary_step
 
 with step(snakemake.log[0]):
-    summary_step(snakemake.input, snakemake.output)
+    summary_step(snakemake.input, snakemake.output, snakemake.params.conditions)

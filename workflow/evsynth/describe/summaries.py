@@ -66,7 +66,7 @@ SUMMARY_COLUMNS = [
     "administrations_median", "administrations_min", "administrations_max",
     "followup_median", "followup_min", "followup_max",
     "improved_events", "improved_n", "improved_pct", "improved_ci_low", "improved_ci_high",
-    "sae_events", "sae_n", "sae_pct", "sae_ci_low", "sae_ci_high",
+    "improved_definitions", "sae_events", "sae_n", "sae_pct", "sae_ci_low", "sae_ci_high",
     "death_events", "death_n", "death_pct", "death_ci_low", "death_ci_high",
     "notes",
 ]
@@ -513,7 +513,7 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     ukey = pd.Series(u.index, index=pd.MultiIndex.from_frame(u[["study", "group"]]))
 
     # improved
-    u["improved_events"], u["improved_n"] = np.nan, np.nan
+    u["improved_events"], u["improved_n"], u["improved_definition"] = np.nan, np.nan, ""
     pts = u.loc[u["unit"] == "patient"]
     if len(pts):
         cases = pediatric_case_outcomes(tables, studies, outcomes_h, doses, cumulative, pd.DataFrame())
@@ -527,6 +527,7 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
                 if len(cd):
                     u.at[i, "improved_events"] = float(cd["improved"].astype(bool).all())
                     u.at[i, "improved_n"] = 1.0
+                    u.at[i, "improved_definition"] = f"{domain.replace('_', ' ')} improved (patient)"
                     notes[i].append(f"improved on {domain}: " + ", ".join(cd["measure"]))
                     break
     mask = outcomes_h["domain"].eq("response") & outcomes_h["metric"].fillna("level").replace("", "level").eq("level")
@@ -544,6 +545,7 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
             if u.at[i, "unit"] != "arm":
                 continue
             u.at[i, "improved_events"], u.at[i, "improved_n"] = r.events, r.n
+            u.at[i, "improved_definition"] = str(r.measure)
             notes[i].append(f"improved = {r.measure} {r.events:g}/{r.n:g} at {r.timepoint} [{r.source}]"
                             + (f" ({r.note})" if r.note else ""))
 
@@ -653,6 +655,23 @@ def _stats(values: pd.Series, name: str, out: dict) -> None:
     out[f"{name}_max"] = float(v.max()) if len(v) else np.nan
 
 
+def _definitions(frame: pd.DataFrame) -> str:
+    """What 'improved' means in a row, definition by definition: 'acr20: 2 units (14/30); remission: ...'.
+
+    A proportion 'improved' that sums several outcome definitions says so here, with each one's count.
+    """
+    used = frame.loc[frame["improved_events"].notna() & frame["improved_n"].notna()]
+    if used.empty:
+        return ""
+    parts = []
+    for definition, g in used.groupby("improved_definition", sort=True):
+        units = len(g)
+        parts.append(f"{definition}: {units} unit{'s' if units != 1 else ''} "
+                     f"({g['improved_events'].sum():g}/{g['improved_n'].sum():g})")
+    mixed = "MIXED DEFINITIONS - " if len(parts) > 1 else ""
+    return mixed + "; ".join(parts)
+
+
 def _summarise(frame: pd.DataFrame, dimension: str, level: str) -> dict:
     out: dict = {"dimension": dimension, "level": level}
     study_ids = sorted(set(frame["study"]))
@@ -670,6 +689,7 @@ def _summarise(frame: pd.DataFrame, dimension: str, level: str) -> dict:
     _stats(frame["followup_months"], "followup", out)
     for prefix in ("improved", "sae", "death"):
         _prop(frame, prefix, out)
+    out["improved_definitions"] = _definitions(frame)
     notes = [f"{s}/{g}: {t}" for s, g, t in zip(frame["study"], frame["group"], frame["notes"]) if t]
     out["notes"] = " || ".join(notes)
     return out
@@ -679,8 +699,11 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
                           doses: pd.DataFrame, cumulative: pd.DataFrame,
                           by: Sequence[str] = ("population", "condition", "cell_source", "donor", "route"),
                           exclude_designs: Sequence[str] = ("systematic_review",),
-                          measures: dict | None = None) -> pd.DataFrame:
+                          measures: dict | None = None, conditions: Sequence[str] | None = None) -> pd.DataFrame:
     """Counts, doses, follow-up and proportions by study feature; long format.
+
+    ``conditions``: only studies with at least one of these conditions are described (the review's
+    question, e.g. the rheumatic diseases; GVHD dosing references stay out unless listed); None: all.
 
     One row per (dimension, level) for each dimension in ``by`` (levels sorted), after one ``all``/``all``
     row. Studies whose design is in ``exclude_designs`` are left out (reviews would count their included
@@ -705,7 +728,8 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
       improved (if none, the global assessments; direction from measures.yaml); an arm contributes the
       events/n of a binary measure of the ``response`` domain at its latest timed timepoint (``post`` only
       when none is timed), the measure with most events (the broadest response definition) when several
-      are given. Events are summed over units, with a Clopper-Pearson 95% CI.
+      are given. Events are summed over units, with a Clopper-Pearson 95% CI. ``improved_definitions``
+      names each definition summed (and starts with 'MIXED DEFINITIONS' when there are several).
     * ``sae``: patients with at least one serious adverse event (``adverse_events`` rows with ``serious`` yes)
       over those at risk (``n_at_risk``, else the unit's size). A reported 0 counts as 0 events; a
       study-wide report of none applies to every unit. Several SAE rows of one arm are summed (they may
@@ -715,6 +739,9 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
       adverse events whose name contains 'death'. Latest timepoint.
     * Percentages and CI bounds are in percent. ``notes`` says, per unit, what was derived and from where.
     """
+    if conditions is not None:
+        wanted = set(conditions)
+        studies = {s: m for s, m in studies.items() if wanted & set((m or {}).get("conditions") or [])}
     u = analysis_units(tables, studies, outcomes_h, doses, cumulative, exclude_designs, measures)
     rows = [_summarise(u, "all", "all")] if len(u) else []
     for dim in by:

@@ -668,8 +668,10 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
             rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all",
                              "include individual-level series of 2 or more patients (mean and SD of their changes)"))
     rows += _small_study_rows(name, spec, data, model)
+    contrast_data = pd.DataFrame()
     if spec.get("controlled_contrast", True) and effect in CONTRAST:
-        rows += _contrast_rows(name, spec, corpus, r, imputation)
+        contrast_rows, contrast_data = _contrast_rows(name, spec, corpus, r, imputation)
+        rows += contrast_rows
     pooled = pd.DataFrame(rows)[POOLED_COLUMNS]
     if len(data) and model == "normal" and main.get("converged"):
         w = 1 / (data["vi"] + (main.get("tau2") or 0.0))
@@ -687,30 +689,43 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
             data["prop"] = data["events1"] / data["n"]
             data["prop_ci_lb"], data["prop_ci_ub"] = lo, hi
         data.insert(0, "analysis", name)
+        data.insert(1, "role", "main")
+    if len(contrast_data):  # the randomized comparisons behind the contrast row, after the main studies
+        z = 1.959963984540054
+        contrast_data = contrast_data.assign(
+            ci_lb=contrast_data["yi"] - z * np.sqrt(contrast_data["vi"]),
+            ci_ub=contrast_data["yi"] + z * np.sqrt(contrast_data["vi"]))
+        contrast_data.insert(0, "analysis", name)
+        contrast_data.insert(1, "role", "controlled contrast")
+        data = pd.concat([data, contrast_data], ignore_index=True) if len(data) else contrast_data
     return {"pooled": pooled, "studies": data, "excluded": excluded.assign(analysis=name)}
 
 
-def _contrast_rows(name: str, spec: dict, corpus: Corpus, r: float, imputation: str) -> list[dict]:
+def _contrast_rows(name: str, spec: dict, corpus: Corpus, r: float, imputation: str) -> tuple[list[dict], pd.DataFrame]:
     """MSC vs placebo in the randomized studies of a single-arm analysis, and the placebo arms' own change.
 
     ``MC`` analyses get a mean difference (``MD``), proportions an odds ratio (``OR``), both from the
-    randomized (``rct``) studies among the analysis' records; the placebo arms are also pooled on the
-    analysis' own scale, so a reader sees how much the comparator changed.
+    randomized (``rct``) studies among the analysis' records: a ``main`` row of subgroup ``all`` whose
+    ``measure`` is the comparative one and whose message says what it is. The placebo arms are also
+    pooled on the analysis' own scale (variant 'placebo arms ...'), so a reader sees how much the
+    comparator changed. Returns the rows and the comparisons (for ``studies.csv``).
     """
     method, test, level = spec["method"], spec["test"], spec.get("level", 95)
     records = {**spec.get("records", {}), "designs": ["rct"]}
     contrast = {**spec, "effect": CONTRAST[spec["effect"].upper()], "records": records}
     data, _ = analysis_dataset(corpus, contrast, r=r, imputation=imputation)
     if data.empty:
-        return []
-    rows = [_row(name, contrast, data, pool(data, method, test, level), "all",
-                 "controlled contrast: MSC vs placebo (randomized)", effect=contrast["effect"])]
+        return [], data
+    fit = pool(data, method, test, level)
+    what = f"controlled contrast: MSC vs placebo ({contrast['effect']}, randomized studies only)"
+    fit["message"] = what + (f"; {fit['message']}" if fit.get("message") else "")
+    rows = [_row(name, contrast, data, fit, "all", "main", effect=contrast["effect"])]
     single = {**spec, "records": records}
     placebo, _ = analysis_dataset(corpus, single, r=r, imputation=imputation, arm="comparator")
     if len(placebo):
         rows.append(_row(name, single, placebo, pool(placebo, method, test, level, _model(spec)), "all",
                          "placebo arms of the randomized studies (their own change)"))
-    return rows
+    return rows, data
 
 
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
