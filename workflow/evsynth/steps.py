@@ -150,11 +150,13 @@ def load_corpus(inputs):
 
 def pool_step(name: str, spec: dict, inputs, output) -> None:
     """Fit one analysis and write its pooled rows, its study rows, its exclusions and its forest plot."""
-    from evsynth.pool.analysis import BACK, run_analysis
+    from evsynth.pool.analysis import run_analysis
     from evsynth.common.io import write_csv
+    from evsynth.report.forest_rows import axis_label, forest_rows
     from evsynth.report.plots import forest_plot
 
-    out = run_analysis(name, spec, load_corpus(inputs))
+    corpus = load_corpus(inputs)
+    out = run_analysis(name, spec, corpus)
     write_csv(out["pooled"], output.pooled)
     write_csv(out["studies"], output.studies)
     write_csv(out["excluded"], output.excluded)
@@ -166,15 +168,25 @@ def pool_step(name: str, spec: dict, inputs, output) -> None:
         _placeholder_plot(Path(output.forest[0]), f"{spec.get('title', name)}: no study has data for this analysis.")
         return
     effect = spec["effect"].upper()
-    transform = {"exp": "exp", "ilogit": "ilogit"}.get(BACK.get(effect, ""), None)
-    plot_rows = data.assign(label=data["label"] + data["imputed"].map({True: " *", False: ""})) if len(data) else \
-        pd.DataFrame(columns=["label", "yi", "ci_lb", "ci_ub", "weight", "n"])
-    labels = {"MC": "Mean change from baseline", "MD": "Mean difference (MSC - comparator)",
-              "PLO": "Proportion", "PR": "Proportion", "PFT": "Proportion", "OR": "Odds ratio", "RR": "Risk ratio",
-              "RD": "Risk difference"}
-    forest_plot(plot_rows, main, list(output.forest), title=spec.get("title", name), effect_label=labels[effect],
-                transform=transform, null_value=None if effect in ("PLO", "PR", "PFT") else 0.0,
-                caveat=CAVEAT + " * imputed or derived value." if len(data) else CAVEAT)
+    overall = {}
+    if getattr(inputs, "bias", None):
+        bias = pd.read_csv(inputs.bias)
+        bias = bias.loc[~bias["overall"].eq("not applicable")]
+        tools = {"murad": "Murad", "jbi_case_series": "JBI", "jbi_case_report": "JBI", "rob2": "RoB 2",
+                 "robins_i": "ROBINS-I"}
+        bias = bias.assign(text=bias["overall"] + " (" + bias["tool"].map(tools).fillna(bias["tool"]) + ")")
+        overall = bias.groupby("study")["text"].agg(lambda s: ", ".join(dict.fromkeys(s))).to_dict()
+    o = corpus.outcomes_h
+    measures = spec["outcome"].get("measures", [])
+    unit = o.loc[o["measure"].isin(measures), "unit_h"].dropna().astype(str)
+    direction = o.loc[o["measure"].isin(measures), "direction"].dropna().astype(str)
+    rows, pooled, transform, null = forest_rows(data, main, effect, corpus.studies, overall)
+    forest_plot(rows, pooled, list(output.forest), title=spec.get("title", name),
+                effect_label=axis_label(effect, unit.iloc[0] if len(unit) else "",
+                                        direction.iloc[0] if len(direction) else ""),
+                transform=transform, null_value=null,
+                caveat=CAVEAT + " * imputed or derived value. RoB: the study's overall risk of bias "
+                                "(bias_overall.csv).")
 
 
 def combine_step(inputs, output) -> None:
