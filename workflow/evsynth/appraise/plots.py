@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-__all__ = ["PALETTES", "SYMBOLS", "CATEGORY", "traffic_light", "summary_bars"]
+__all__ = ["PALETTES", "SYMBOLS", "CATEGORY", "traffic_light", "summary_bars", "summary_counts"]
 
 # Judgement -> display category (tools.yaml `display` holds the same mapping per tool).
 CATEGORY = {
@@ -62,7 +62,8 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 def _save(fig, path) -> list[Path]:
     png, svg = _paths(path)
     fig.savefig(png, dpi=300, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text (searchable, as the forest plots)
+        fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return [png, svg]
 
@@ -155,20 +156,41 @@ def traffic_light(checklist: pd.DataFrame, tool: str, path: str | Path, colourbl
     return _save(fig, path)
 
 
-def summary_bars(checklist: pd.DataFrame, tool: str, path: str | Path, colourblind: bool = False) -> list[Path]:
-    """Per item, the proportion of studies in each judgement (stacked horizontal bars, unweighted)."""
+def summary_counts(checklist: pd.DataFrame, tool: str) -> pd.DataFrame:
+    """Per item: the studies it applies to (``n``: judged, 'not applicable' and unused items left out) and how
+    many fall in each display category; what :func:`summary_bars` draws, as a table."""
     rows = _tool_rows(checklist, tool)
+    rows = rows.assign(_cat=rows["judgement"].map(CATEGORY))
+    rows = rows.loc[rows["_cat"] != "not_applicable"]
+    out = []
+    for it in _items(_tool_rows(checklist, tool)):
+        r = rows.loc[rows["item"] == it]
+        out.append({"item": it, "n": int(r["study"].nunique()),
+                    **{cat: int((r["_cat"] == cat).sum()) for cat in ORDER if cat != "not_applicable"}})
+    return pd.DataFrame(out)
+
+
+def summary_bars(checklist: pd.DataFrame, tool: str, path: str | Path, colourblind: bool = False) -> list[Path]:
+    """Per item, the proportion of the studies it applies to in each judgement (stacked bars, unweighted).
+
+    An item used for fewer studies (Murad Q1-Q3 and Q8 only for some designs) is drawn as 100% of those
+    studies and its label says how many ("n = 4 of 13"); 'not applicable' answers are not counted."""
+    rows = _tool_rows(checklist, tool)
+    rows = rows.loc[rows["judgement"] != "not applicable"]
     pal = PALETTES["colourblind" if colourblind else "cochrane"]
     items = _items(rows)
     rows = rows.assign(_cat=rows["judgement"].map(CATEGORY))
     first = rows.drop_duplicates("item").set_index("item")
     labels = []
+    n_studies = rows["study"].nunique()
     for it in items:
+        n_item = rows.loc[rows["item"] == it, "study"].nunique()
+        of = f" (n = {n_item} of {n_studies})"
         if it == "overall":
-            labels.append("Overall")
+            labels.append("Overall" + of)
         else:
             q = " ".join(str(first.loc[it, "question"]).split())
-            labels.append(textwrap.shorten(f"{it} {q}", width=48, placeholder=" …"))
+            labels.append(textwrap.shorten(f"{it} {q}", width=44, placeholder=" …") + of)
     fig, ax = plt.subplots(figsize=(8.5, max(2.2, 0.9 + 0.38 * len(items))))
     used_names: dict[str, set[str]] = {}
     for yi, it in enumerate(items):
@@ -191,9 +213,8 @@ def summary_bars(checklist: pd.DataFrame, tool: str, path: str | Path, colourbli
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"], fontsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    n_studies = rows["study"].nunique()
-    ax.set_title(f"{TOOL_LABELS.get(tool, tool)}: judgements across {n_studies} stud{'y' if n_studies == 1 else 'ies'}"
-                 " (numbers = studies)", fontsize=10)
+    ax.set_title(f"{TOOL_LABELS.get(tool, tool)}: {n_studies} stud{'y' if n_studies == 1 else 'ies'}; each bar is "
+                 "100% of the studies its item applies to (numbers = studies)", fontsize=10)
     handles = [Patch(facecolor=pal[c], edgecolor="black",
                      label=" / ".join(x[:1].upper() + x[1:] for x in sorted(used_names[c])))
                for c in ORDER if c in used_names]
