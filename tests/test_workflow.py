@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+
+from demo_project import make_demo_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -18,29 +21,7 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A copy of the workflow whose config points at the demo corpus, with two small analyses."""
-    dest = tmp_path_factory.mktemp("project")
-    for item in ("Snakefile", "workflow", "config"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
-    shutil.copytree(ROOT / "resources" / "vocabulary", dest / "resources" / "vocabulary")
-    shutil.copytree(ROOT / "resources" / "appraisal", dest / "resources" / "appraisal")
-    shutil.copytree(ROOT / "tests" / "data" / "studies", dest / "resources" / "studies")
-    shutil.copytree(ROOT / "tests" / "data" / "sources", dest / "sources")
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["sources_dir"] = "sources"
-    config["analyses"] = {
-        "sledai": {"title": "SLEDAI change", "outcome": {"measures": ["sledai_2k"]}, "effect": "MC",
-                   "timepoint": {"include_untimed": True}},
-        "pga": {"title": "Patient global", "outcome": {"measures": ["pga_patient"]}, "effect": "MC",
-                "timepoint": {"include_untimed": True}},
-    }
-    config["summary_of_findings"]["outcomes"] = [
-        {"outcome": "disease activity (SLEDAI)", "analysis": "sledai", "unit": "points", "ci_width": 4},
-        {"outcome": "patient global", "analysis": "pga"}]
-    config["multiverse"] = {"analyses": ["sledai"], "estimators": ["DL", "REML"], "tests": ["z"],
-                            "correlations": [0.5], "imputation": ["wan2014"], "inclusion": ["all"]}
-    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return dest
+    return make_demo_project(tmp_path_factory.mktemp("project"))
 
 
 def snakemake(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -109,3 +90,30 @@ def test_bad_config_is_refused_before_anything_runs(project, tmp_path):
     run = snakemake(project, "-n", "--config", "analysis_defaults={method: REMLL}")
     assert run.returncode != 0
     assert "REMLL" in run.stdout + run.stderr and "is not one of" in run.stdout + run.stderr
+
+
+def test_compare_to_reports_what_changed_since_a_previous_run_and_why(project, tmp_path):
+    """A living review adds a study: the report names what moved (here a new discrepancy) and the study that did."""
+    if not (project / "results" / "tables" / "run_inputs.csv").is_file():
+        assert snakemake(project).returncode == 0
+    run = tmp_path / "run"
+    shutil.copytree(project, run, ignore=shutil.ignore_patterns("logs"))
+    previous = tmp_path / "previous"
+    shutil.copytree(run / "results" / "tables", previous)
+    new_study = run / "resources" / "studies" / "demo2021"
+    shutil.copytree(run / "resources" / "studies" / "demo2020", new_study)
+    (new_study / "study.yaml").write_text((new_study / "study.yaml").read_text().replace("demo2020", "demo2021")
+                                          .replace("year: 2020", "year: 2021"))
+    config = yaml.safe_load((run / "config" / "config.yaml").read_text())
+    config["compare_to"] = str(previous)
+    (run / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    changes = pd.read_csv(run / "results" / "tables" / "changes.csv", keep_default_na=False)
+    assert ["inputs", "study", "demo2021", "added"] in changes[["table", "what", "key", "change"]].values.tolist()
+    appeared = changes[(changes["table"] == "discrepancies") & (changes["change"] == "appeared")]
+    assert len(appeared) and appeared["key"].str.startswith("demo2021 / ").all()
+    assert set(appeared["why"]) == {"new study records: demo2021"}
+    # the demo's single patients give no poolable arm (k = 0 before and after): no pooled row is news
+    assert not (changes["table"] == "pooled").any()
+    assert "What changed since the previous run" in (run / "results" / "tables" / "changes.md").read_text()

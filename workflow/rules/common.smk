@@ -93,10 +93,22 @@ def get_multiverse_specs():
     }
 
 
-def get_final_outputs():
+def get_compared_tables(wildcards):
+    """This run's tables that compare_runs compares with the previous run's (those the workflow makes)."""
+    from evsynth.report.changes import COMPARED
+
+    made = set(get_final_outputs(compare=False))
+    tables = {Path(name).stem: f"results/tables/{name}" for name in COMPARED}
+    return {key: path for key, path in tables.items() if path in made}
+
+
+def get_final_outputs(compare=True):
     """The targets of the default run, i.e. the tables and plots a reviewer reads."""
-    return [
+    changes = ["results/tables/changes.csv", "results/tables/changes.md"]
+    return (changes if compare and config.get("compare_to") else []) + [
         "results/tables/ledger.csv",
+        "results/tables/quote_checks.csv",
+        "results/tables/run_inputs.csv",
         "results/tables/discrepancies.csv",
         "results/tables/cases.csv",
         "results/tables/cases.md",

@@ -46,7 +46,13 @@ rule write_ledger:
         doses="results/harmonized/ledger_doses.csv",
         outcomes="results/harmonized/ledger_outcomes.csv",
     output:
-        "results/tables/ledger.csv",
+        ledger="results/tables/ledger.csv",
+        quote_checks=report(
+            "results/tables/quote_checks.csv",
+            caption="../report/quote_checks.rst",
+            category="Records",
+            labels={"table": "quotes checked against a source text"},
+        ),
     log:
         "logs/write_ledger.log",
     conda:

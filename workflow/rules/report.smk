@@ -23,3 +23,41 @@ rule record_environment:
         "../envs/evsynth.yaml"
     script:
         "../scripts/record_environment.py"
+
+
+rule record_inputs:
+    input:
+        get_record_files(),
+    output:
+        "results/tables/run_inputs.csv",
+    params:
+        dirs=get_record_dirs(),
+        config=config,
+    log:
+        "logs/record_inputs.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/record_inputs.py"
+
+
+rule compare_runs:
+    input:
+        unpack(get_compared_tables),
+        manifest=rules.record_inputs.output[0],
+    output:
+        csv=report(
+            "results/tables/changes.csv",
+            caption="../report/changes.rst",
+            category="Run",
+            labels={"table": "what changed since the previous run"},
+        ),
+        md="results/tables/changes.md",
+    params:
+        previous=config["compare_to"],
+    log:
+        "logs/compare_runs.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/compare_runs.py"

@@ -22,3 +22,25 @@ def build_ledger(parts: list[pd.DataFrame]) -> pd.DataFrame:
         reason=("reason", lambda r: " | ".join(dict.fromkeys(str(x) for x in r if str(x) != "nan"))),
     ).reset_index()
     return out
+
+
+def quote_checks(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Per study: record rows, quotes checked against a source text and quotes not checked (with why).
+
+    A row is "not checked" when its ledger reason says so (see :func:`evsynth.ingest.records.unchecked_reason`);
+    the last row (``study`` = ``all``) totals the corpus, so the report can say how much rests on unchecked quotes.
+    """
+    from evsynth.ingest.records import NOT_CHECKED
+
+    frame = ledger.assign(unchecked=ledger["reason"].astype(str).str.contains(NOT_CHECKED, regex=False))
+    why = frame["reason"].astype(str).str.extract(rf"quote {NOT_CHECKED} \(([^)]*)\)", expand=False)
+    frame = frame.assign(why=why.where(frame["unchecked"], ""))
+    rows = []
+    for study, g in frame.groupby("study", sort=True):
+        rows.append({"study": study, "rows": len(g), "quotes_checked": int((~g["unchecked"]).sum()),
+                     "quotes_not_checked": int(g["unchecked"].sum()),
+                     "why_not_checked": "; ".join(sorted(set(g.loc[g["unchecked"], "why"])))})
+    rows.append({"study": "all", "rows": len(frame), "quotes_checked": int((~frame["unchecked"]).sum()),
+                 "quotes_not_checked": int(frame["unchecked"].sum()),
+                 "why_not_checked": "; ".join(sorted(set(frame.loc[frame["unchecked"], "why"])))})
+    return pd.DataFrame(rows, columns=["study", "rows", "quotes_checked", "quotes_not_checked", "why_not_checked"])

@@ -29,8 +29,10 @@ TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointe
 MAX_QUOTE_WORDS = 40
 TIMEPOINT = re.compile(r"^(baseline|post|\d+(\.\d+)?(-\d+(\.\d+)?)? (days|weeks|months|years))$")
 SPECIAL_GROUPS = {"all", "pooled"}
-PACKAGE_ROOT = Path(__file__).resolve().parents[3]
-SCHEMA_DIR = PACKAGE_ROOT / "workflow" / "schemas"
+# Project files are found relative to the project directory (the working directory, as Snakemake runs), never
+# relative to where the package is installed, so a non-editable `pip install .` reads the same files.
+SCHEMA_DIR = Path("workflow") / "schemas"
+VOCABULARY_DIR = Path("resources") / "vocabulary"
 VALIDATED = "validated: schema, vocabulary, number in quote, quote in source"
 # A source of this kind is the curator's own wording in the extraction notes (a paraphrase or a value column),
 # not the publication's words: its rows validate like any other, and the ledger says what they are.
@@ -92,7 +94,8 @@ class Records:
         return pd.DataFrame(rows)
 
 
-def _load_schema(name: str, schema_dir: Path) -> dict:
+def load_schema(name: str, schema_dir: Path) -> dict:
+    """One record schema (``<name>.schema.yaml``) from ``schema_dir``."""
     return yaml.safe_load((schema_dir / f"{name}.schema.yaml").read_text(encoding="utf-8"))
 
 
@@ -135,8 +138,10 @@ class _Checker:
         self.root = root
         self.schema_dir = schema_dir
         self.errors: list[RecordError] = []
-        self.study_schema = _load_schema("study", schema_dir)
-        self.table_schemas = {t: _load_schema(t, schema_dir) for t in TABLES}
+        # (file, line) of table rows whose quote could not be checked -> why (the ledger says so)
+        self.unchecked: dict[tuple[str, int], str] = {}
+        self.study_schema = load_schema("study", schema_dir)
+        self.table_schemas = {t: load_schema(t, schema_dir) for t in TABLES}
 
     def error(self, file: str, line, column, value, expected: str) -> None:
         self.errors.append(RecordError(file, line, column, value, expected))
@@ -200,6 +205,8 @@ class _Checker:
             if not provenance.quote_in_file(quote, self.sources_dir / src_file):
                 self.error(rel, line, column, _clip(quote),
                            f"does not appear verbatim in {src_file} (white space normalized)")
+        elif line is not None:
+            self.unchecked[(rel, int(line))] = unchecked_reason(source_key, src_file, self.sources_dir)
 
     # -- tables -------------------------------------------------------------------------------
     def check_table(self, folder: Path, table: str, study: dict) -> pd.DataFrame | None:
@@ -326,6 +333,18 @@ class _Checker:
             self.error(rel, int(ln), "seq", _fmt(s), f"is used twice for group {g} in the same source")
 
 
+NOT_CHECKED = "not checked against a source text"
+
+
+def unchecked_reason(source_key: str, src_file: str | None, sources_dir: Path | None) -> str:
+    """Why a row's quote was not checked against a source text (ledger reason, status 'flagged')."""
+    if not src_file:
+        why = f"source '{source_key}' names no file"
+    else:
+        why = "quote checks are off (provenance.check_quotes_in_sources: false)"
+    return f"validated: schema, vocabulary, number in quote; quote {NOT_CHECKED} ({why})"
+
+
 def _fmt(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -355,11 +374,15 @@ def load_records(
     """Read and validate every study under ``studies_dir``.
 
     ``sources_dir`` is where the source files named in ``study.yaml`` live (``resources/sources``);
-    when given, every quote must appear in its file. ``root`` makes file names in messages and in
-    the ``file`` column relative (the repository root). Raises :class:`RecordValidationError`.
+    when given, every quote whose source names a ``file`` must appear in it. A row whose quote is not
+    checked (its source names no file, or ``sources_dir`` is None) is accepted but ``flagged`` in the
+    ledger as "not checked against a source text", never silently trusted. ``root`` makes file names in
+    messages and in the ``file`` column relative (default: the working directory, the project root).
+    ``vocabulary_dir`` and ``schema_dir`` default to ``resources/vocabulary`` and ``workflow/schemas`` there.
+    Raises :class:`RecordValidationError`.
     """
-    root = Path(root) if root is not None else PACKAGE_ROOT
-    vocab = load_vocabulary(vocabulary_dir or PACKAGE_ROOT / "resources" / "vocabulary")
+    root = Path(root) if root is not None else Path.cwd()
+    vocab = load_vocabulary(vocabulary_dir or VOCABULARY_DIR)
     checker = _Checker(vocab, Path(sources_dir) if sources_dir else None, root, Path(schema_dir or SCHEMA_DIR))
     studies: dict[str, dict] = {}
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
@@ -386,10 +409,14 @@ def load_records(
     ledger = pd.concat(
         [t[["study", "file", "line", "source"]] for t in tables.values()], ignore_index=True
     ).assign(status="accepted", reason=VALIDATED)
+    reasons = [checker.unchecked.get((f, int(ln))) for f, ln in zip(ledger["file"], ledger["line"])]
+    unchecked = pd.Series([r is not None for r in reasons], index=ledger.index, dtype=bool)
+    ledger.loc[unchecked, "status"] = "flagged"
+    ledger.loc[unchecked, "reason"] = [r for r in reasons if r is not None]
     curator_keys = {(sid, key) for sid, s in studies.items() for key, src in (s.get("sources") or {}).items()
                     if isinstance(src, dict) and src.get("kind") == CURATOR_NOTE}
     curator = [(s, k) in curator_keys for s, k in zip(ledger["study"], ledger["source"])]
-    ledger.loc[curator, "reason"] = VALIDATED + "; " + CURATOR_NOTE_REASON
+    ledger.loc[curator, "reason"] = ledger.loc[curator, "reason"] + "; " + CURATOR_NOTE_REASON
     return Records(studies=studies, tables=tables, ledger=ledger.drop(columns="source"))
 
 
@@ -399,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate study folders and print every problem")
     check.add_argument("path", nargs="?", default="resources/studies")
     check.add_argument("--sources", default="resources/sources")
-    check.add_argument("--vocabulary", default=str(PACKAGE_ROOT / "resources" / "vocabulary"))
+    check.add_argument("--vocabulary", default=str(VOCABULARY_DIR))
+    check.add_argument("--schemas", default=str(SCHEMA_DIR))
     args = parser.parse_args(argv)
     sources = Path(args.sources)
     if not sources.is_dir():
@@ -407,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         sources = None
     try:
-        records = load_records(args.path, args.vocabulary, sources, root=Path.cwd())
+        records = load_records(args.path, args.vocabulary, sources, root=Path.cwd(), schema_dir=args.schemas)
     except RecordValidationError as exc:
         print(exc, file=sys.stderr)
         return 1
