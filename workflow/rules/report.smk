@@ -17,6 +17,9 @@ rule record_environment:
         ),
     params:
         config=config,
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/record_environment.log",
     conda:
@@ -28,11 +31,16 @@ rule record_environment:
 rule record_inputs:
     input:
         get_record_files(),
+        # written for a validated run only: bad records stop the run before any table
+        validated=rules.validate_records.output.studies,
     output:
         "results/tables/run_inputs.csv",
     params:
         dirs=get_record_dirs(),
         config=config,
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/record_inputs.log",
     conda:
@@ -55,6 +63,9 @@ rule compare_runs:
         md="results/tables/changes.md",
     params:
         previous=config["compare_to"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/compare_runs.log",
     conda:
