@@ -221,14 +221,15 @@ def compare_step(analyses: dict, inputs, output) -> None:
 
 
 def multiverse_step(config: dict, inputs, output) -> None:
-    """All specifications in one batched run, and a specification curve per analysis."""
+    """One shard of the multiverse (the analyses in ``config``, usually one) fitted in batches, saved typed
+    (Parquet) for :func:`combine_multiverse_step`, and a specification curve per analysis."""
     from evsynth.pool.analysis import multiverse
-    from evsynth.common.io import write_csv
     from evsynth.report.plots import specification_curve
 
     corpus = load_corpus(inputs)
     table = multiverse(corpus, config["analyses"], config["grid"])
-    write_csv(table, output.csv)
+    Path(output.table).parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(output.table, index=False)
     for name, spec in config["analyses"].items():
         rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
         rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
@@ -242,6 +243,14 @@ def multiverse_step(config: dict, inputs, output) -> None:
             continue
         specification_curve(rows, paths, title=spec.get("title", name), effect_label="Pooled estimate",
                              choice_columns=choices)
+
+
+def combine_multiverse_step(inputs, output) -> None:
+    """The multiverse table from its per-analysis shards (same rows and order as one run of all analyses)."""
+    from evsynth.common.io import write_csv
+    from evsynth.pool.analysis import combine_multiverse
+
+    write_csv(combine_multiverse([pd.read_parquet(path) for path in inputs]), output.csv)
 
 
 def summary_step(inputs, output, conditions=None) -> None:

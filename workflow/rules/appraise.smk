@@ -29,6 +29,9 @@ rule appraise_studies:
     params:
         min_followup_months=config["appraisal"]["min_followup_months"],
         colourblind=config["appraisal"]["colourblind"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/appraise_studies.log",
     conda:

@@ -85,11 +85,13 @@ def get_analysis_spec(wildcards):
     return analysis_spec(config, wildcards.analysis)
 
 
-def get_multiverse_specs():
-    """The specs of the analyses the multiverse varies, and its grid of choices."""
+def get_multiverse_spec(wildcards):
+    """One multiverse shard: the grid of choices for one analysis and that analysis' spec (editing one
+    analysis reruns only its shard)."""
+    grid = {**(config.get("multiverse") or {}), "analyses": [wildcards.analysis]}
     return {
-        "grid": config.get("multiverse") or {},
-        "analyses": {name: analysis_spec(config, name) for name in MULTIVERSE},
+        "grid": grid,
+        "analyses": {wildcards.analysis: analysis_spec(config, wildcards.analysis)},
     }
 
 
@@ -121,6 +123,11 @@ def get_final_outputs(compare=True):
         "results/tables/pooled.csv",
         "results/tables/pooled.xlsx",
         "results/tables/multiverse.csv",
+        *expand(
+            "results/plots/multiverse/{analysis}_specification_curve.{ext}",
+            analysis=MULTIVERSE,
+            ext=["png", "svg"],
+        ),
         "results/tables/summaries.csv",
         "results/tables/pediatric_cases.csv",
         "results/tables/review_comparison.csv",

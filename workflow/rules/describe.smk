@@ -15,6 +15,9 @@ rule tabulate_cases:
             labels={"table": "summary table rebuilt"},
         ),
         md="results/tables/cases.md",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/tabulate_cases.log",
     conda:
@@ -36,6 +39,9 @@ rule tabulate_studies:
             labels={"table": "studies"},
         ),
         md="results/tables/studies.md",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/tabulate_studies.log",
     conda:
@@ -70,6 +76,9 @@ rule summarize_evidence:
         xlsx="results/tables/summaries.xlsx",
     params:
         conditions=config["summaries"]["conditions"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/summarize_evidence.log",
     conda:
@@ -88,6 +97,9 @@ rule plot_doses:
             caption="../report/doses.rst",
             category="Descriptive summaries",
         ),
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/plot_doses.log",
     conda:

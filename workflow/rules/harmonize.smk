@@ -10,6 +10,9 @@ rule harmonize_doses:
         cumulative="results/tables/doses_cumulative.csv",
         conflicts="results/harmonized/dose_conflicts.csv",
         ledger="results/harmonized/ledger_doses.csv",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/harmonize_doses.log",
     conda:
@@ -31,6 +34,9 @@ rule harmonize_outcomes:
     params:
         summary_method=config["harmonize"]["summary_method"],
         prepost_correlation=config["harmonize"]["prepost_correlation"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/harmonize_outcomes.log",
     conda:

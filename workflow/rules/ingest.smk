@@ -10,6 +10,9 @@ rule validate_records:
         ledger="results/records/ledger_validation.csv",
     params:
         dirs=get_record_dirs(),
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/validate_records.log",
     conda:
@@ -32,6 +35,9 @@ rule report_discrepancies:
             labels={"table": "discrepancies"},
         ),
         md="results/tables/discrepancies.md",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/report_discrepancies.log",
     conda:
@@ -53,6 +59,9 @@ rule write_ledger:
             category="Records",
             labels={"table": "quotes checked against a source text"},
         ),
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/write_ledger.log",
     conda:

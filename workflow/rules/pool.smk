@@ -19,6 +19,9 @@ rule pool_analysis:
         ),
     params:
         spec=get_analysis_spec,
+    resources:
+        mem_mb=1500,
+        runtime=15,
     log:
         "logs/pool_analysis/{analysis}.log",
     conda:
@@ -43,6 +46,9 @@ rule combine_pooled:
         xlsx="results/tables/pooled.xlsx",
         studies="results/tables/analysis_studies.csv",
         excluded="results/tables/analysis_excluded.csv",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/combine_pooled.log",
     conda:
@@ -66,6 +72,9 @@ rule compare_reviews:
         md="results/tables/review_comparison.md",
     params:
         analyses={name: analysis_spec(config, name) for name in ANALYSES},
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/compare_reviews.log",
     conda:
@@ -74,6 +83,7 @@ rule compare_reviews:
         "../scripts/compare_reviews.py"
 
 
+# The multiverse is sharded by analysis (one job each, run in parallel on a cluster) and gathered in one table.
 rule run_multiverse:
     input:
         records=rules.validate_records.output.tables,
@@ -81,26 +91,45 @@ rule run_multiverse:
         outcomes=rules.harmonize_outcomes.output.parquet,
         bias=rules.appraise_studies.output.overall,
     output:
+        table="results/multiverse/{analysis}.parquet",
+        curves=report(
+            multiext(
+                "results/plots/multiverse/{analysis}_specification_curve",
+                ".png",
+                ".svg",
+            ),
+            caption="../report/specification_curve.rst",
+            category="Multiverse",
+        ),
+    params:
+        multiverse=get_multiverse_spec,
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/run_multiverse/{analysis}.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/run_multiverse.py"
+
+
+rule combine_multiverse:
+    input:
+        expand("results/multiverse/{analysis}.parquet", analysis=MULTIVERSE),
+    output:
         csv=report(
             "results/tables/multiverse.csv",
             caption="../report/multiverse.rst",
             category="Multiverse",
             labels={"table": "multiverse"},
         ),
-        curves=report(
-            expand(
-                "results/plots/multiverse/{analysis}_specification_curve.{ext}",
-                analysis=MULTIVERSE,
-                ext=["png", "svg"],
-            ),
-            caption="../report/specification_curve.rst",
-            category="Multiverse",
-        ),
-    params:
-        multiverse=get_multiverse_specs(),
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
-        "logs/run_multiverse.log",
+        "logs/combine_multiverse.log",
     conda:
         "../envs/evsynth.yaml"
     script:
-        "../scripts/run_multiverse.py"
+        "../scripts/combine_multiverse.py"

@@ -1,4 +1,4 @@
-"""run_multiverse: every combination of the analyst's choices, fitted in batches; specification curves."""
+"""run_multiverse: one analysis' shard of the multiverse (every combination of the choices), fitted in batches; its curve."""
 
 from evsynth.common.io import step
 from evsynth.steps import multiverse_step

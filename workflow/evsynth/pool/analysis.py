@@ -728,6 +728,9 @@ def _contrast_rows(name: str, spec: dict, corpus: Corpus, r: float, imputation: 
     return rows, data
 
 
+MULTIVERSE_ORDER = ["analysis", "method", "test", "correlation", "imputation", "inclusion"]
+
+
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
     """Every combination of the grid's choices for each listed analysis, fitted in batches.
 
@@ -774,7 +777,14 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
             "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "converged",
             "message", "studies"]
     result["k"] = result["k"].fillna(0).astype(int)
-    return result[cols].sort_values(["analysis", "method", "test", "correlation", "imputation", "inclusion"]).reset_index(drop=True)
+    return result[cols].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
+
+
+def combine_multiverse(shards: list[pd.DataFrame]) -> pd.DataFrame:
+    """The multiverse table from per-analysis shards (each a :func:`multiverse` of one analysis), in the order
+    :func:`multiverse` gives all analyses at once; each specification is fitted on its own, so a shard's rows
+    equal the rows of a single run."""
+    return pd.concat(shards, ignore_index=True).sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
 
 
 def review_comparison(pooled: pd.DataFrame, analyses: dict[str, dict], outcomes_h: pd.DataFrame) -> pd.DataFrame:
