@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop what .ci/slurm-up.sh started (the daemons listed in $EVSYNTH_SLURM_DIR/started), nothing else.
+# Stop what .ci/slurm-up.sh started (the daemons and the config link listed in $EVSYNTH_SLURM_DIR/started),
+# nothing else.
 # The packages stay installed; the folder's state is removed so the next slurm-up starts clean.
 set -euo pipefail
 
@@ -20,4 +21,10 @@ for name in slurmd slurmctld munged; do
         fi
     done <"$DIR"/started
 done
+while read -r what path; do
+    if [ "$what" = link ] && [ -L "$path" ]; then
+        rm -f "$path"
+        printf 'slurm-down: removed the link %s\n' "$path" >&2
+    fi
+done <"$DIR"/started
 rm -rf "$DIR"/started "$DIR"/ctld "$DIR"/d "$DIR"/slurmctld.pid "$DIR"/slurmd.pid

@@ -9,7 +9,8 @@
 #
 # Everything lives under $EVSYNTH_SLURM_DIR (default /tmp/evsynth-slurm): slurm.conf, state, logs, and
 # `started`, the list of daemons this script started, which slurm-down.sh stops (and nothing else).
-# The commands find this cluster through SLURM_CONF=$EVSYNTH_SLURM_DIR/slurm.conf; /etc/slurm is untouched.
+# The commands find this cluster through SLURM_CONF=$EVSYNTH_SLURM_DIR/slurm.conf, and job steps through a link
+# /etc/slurm/slurm.conf -> it (made only where no config exists; slurm-down.sh removes it).
 set -euo pipefail
 
 DIR=${EVSYNTH_SLURM_DIR:-/tmp/evsynth-slurm}
@@ -85,6 +86,16 @@ SlurmdPort=6818
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=main Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
+
+# Job steps (srun inside a job) read the config from the default place, not from SLURM_CONF: link it there,
+# unless a config is already there (then this machine has its own cluster, and it is left alone).
+mkdir -p /etc/slurm
+if [ ! -e /etc/slurm/slurm.conf ]; then
+    ln -s "$CONF" /etc/slurm/slurm.conf
+    echo "link /etc/slurm/slurm.conf" >>"$DIR"/started.new
+elif [ "$(readlink /etc/slurm/slurm.conf)" != "$CONF" ]; then
+    say "/etc/slurm/slurm.conf exists and is not this cluster's: job steps may not reach this cluster"
+fi
 
 # 4. The daemons (each daemonizes and writes its pid file).
 if [ -s "$DIR"/slurmctld.pid ] && kill -0 "$(cat "$DIR"/slurmctld.pid)" 2>/dev/null; then

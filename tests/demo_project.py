@@ -12,10 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_demo_project(dest: Path) -> Path:
     """Lay the demo project out in ``dest`` (created) and return it."""
     dest.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config"):
-        src = ROOT / item
-        if src.exists():
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
+    for item in ("workflow", "config"):
+        shutil.copytree(ROOT / item, dest / item)
     shutil.copytree(ROOT / "resources" / "vocabulary", dest / "resources" / "vocabulary")
     shutil.copytree(ROOT / "resources" / "appraisal", dest / "resources" / "appraisal")
     shutil.copytree(ROOT / "tests" / "data" / "studies", dest / "resources" / "studies")
