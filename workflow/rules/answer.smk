@@ -23,6 +23,9 @@ rule summarize_findings:
     params:
         settings=config["summary_of_findings"],
         analyses={name: analysis_spec(config, name) for name in ANALYSES},
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/summarize_findings.log",
     conda:
