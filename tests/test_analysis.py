@@ -12,6 +12,7 @@ from evsynth.pool.analysis import Corpus, analysis_dataset, multiverse, run_anal
 from evsynth.common.config import analysis_spec
 from evsynth.stats import rma
 from evsynth.ingest.records import load_records
+from evsynth.select.evidence import select_evidence
 from evsynth.steps import outcome_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +29,9 @@ def _main_studies(out):
 @pytest.fixture(scope="module")
 def corpus():
     records = load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
-    outcomes = outcome_step(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)["outcomes"]
-    return Corpus(records.studies, records.tables, outcomes)
+    _, selected = select_evidence(records.tables, records.studies)  # as the workflow: selected rows only
+    outcomes = outcome_step(selected["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)["outcomes"]
+    return Corpus(records.studies, selected, outcomes)
 
 
 @pytest.mark.parametrize("name", ["sle_sledai_change", "ra_das28_change", "deaths", "serious_adverse_events"])

@@ -213,7 +213,12 @@ def test_leblanc2008_primary_vs_misprinted_dose():
 
 
 def test_gvhd_anchor_doses():
-    assert table("bbmt2014", "interventions").dose_text.tolist() == ["1.5 × 106/kg per infusion"]
-    assert table("bonig2019", "interventions").dose_text.tolist() == ["1C2 106 kg"]
+    # medians across patients and a recommended regimen are summary facts, never administrations given
+    bbmt = table("bbmt2014", "interventions")
+    assert bbmt.seq.isna().all() and set(bbmt.summary) == {"median"}
+    assert dict(zip(bbmt.dose_text.fillna(""), bbmt["count"])) == {"1.5 × 106/kg per infusion": pytest.approx(float("nan"), nan_ok=True), "": 3}
+    bonig = table("bonig2019", "interventions")
+    assert dict(zip(bonig.summary, bonig["count"])) == {"regimen": 4, "median": 3}
+    assert bonig.loc[bonig.summary == "regimen", "dose_text"].tolist() == ["1C2 106 kg"]
     p = table("bbmt2014", "participants")
     assert dict(zip(p.group, p.n)) == {"all": 40, "children": 15, "adults": 25}

@@ -98,14 +98,15 @@ def _tables():
         ("review2020", 2, "pooled", None, None, "msc", "bone_marrow", "allogeneic", "iv", "R"),
     ])
     ae = _frame(["study", "line", "group", "event", "serious", "n_patients", "n_events", "n_at_risk", "timepoint",
-                 "source"], [
-        ("case2020", 2, "P1", "any other serious adverse effect", "yes", 0, None, None, None, "text"),
-        ("case2020", 3, "P1", "fatigue", "no", None, None, None, "post", "text"),
-        ("case2020", 4, "all", "any serious adverse event", "yes", 0, None, 2, None, "abs"),
-        ("trial2015", 2, "all", "serious adverse event", "yes", 0, None, None, "0-12 months", "A"),
-        ("rct2017", 2, "msc", "pneumonia (one patient)", "yes", 1, None, None, None, "D"),
-        ("rct2017", 3, "msc", "death from severe pneumonia", "yes", 1, None, None, None, "D"),
-        ("rct2017", 4, "placebo", "stroke", "yes", 1, None, None, None, "D"),
+                 "source", "distinct_patients"], [
+        ("case2020", 2, "P1", "any other serious adverse effect", "yes", 0, None, None, None, "text", None),
+        ("case2020", 3, "P1", "fatigue", "no", None, None, None, "post", "text", None),
+        ("case2020", 4, "all", "any serious adverse event", "yes", 0, None, 2, None, "abs", None),
+        ("case2020", 5, "P2", "macrophage activation syndrome", "unknown", 1, None, None, "7 weeks", "text", None),
+        ("trial2015", 2, "all", "serious adverse event", "yes", 0, None, None, "0-12 months", "A", None),
+        ("rct2017", 2, "msc", "pneumonia (one patient)", "yes", 1, None, None, None, "D", "yes"),
+        ("rct2017", 3, "msc", "death from severe pneumonia", "yes", 1, None, None, None, "D", "yes"),
+        ("rct2017", 4, "placebo", "stroke", "yes", 1, None, None, None, "D", None),
     ])
     co = _frame(["study", "line", "group", "therapy", "relation", "timepoint", "source"], [
         ("case2020", 2, "P1", "prednisone", "stopped_after", "post", "text"),
@@ -317,14 +318,23 @@ def test_conditions_of_the_question_only():
 def test_zero_event_sae_proportion_exact_ci():
     s = _summary().set_index(["dimension", "level"])
     t = s.loc[("population", "adult")]
-    # trial2015 reports no SAE in 40 (a reported zero counts), rct2017 MSC arm: 2 SAE rows summed over 12
+    # trial2015 reports no SAE in 40 (a reported zero counts), rct2017 MSC arm: 2 rows of distinct patients over 12
     assert t["sae_events"] == 2 and t["sae_n"] == 52
     p = s.loc[("population", "pediatric")]
     # P1's own zero, P2 from the study-wide 'none': 0 of 2
     assert p["sae_events"] == 0 and p["sae_n"] == 2 and p["sae_pct"] == 0
     assert p["sae_ci_low"] == 0 and p["sae_ci_high"] == pytest.approx(100 * (1 - 0.025 ** 0.5))
     sl = s.loc[("condition", "SLE")]
-    assert "SAE rows summed (patients may overlap)" in sl["notes"]
+    assert "2 rows of distinct patients added" in sl["notes"]
+
+
+def test_unknown_seriousness_counted_apart_never_dropped():
+    s = _summary().set_index(["dimension", "level"])
+    p = s.loc[("population", "pediatric")]
+    # P2's macrophage activation syndrome (seriousness unknown): not a serious event, but shown
+    # (P1 reports no event of unknown seriousness, so only P2 is in that denominator)
+    assert p["sae_events"] == 0 and p["sae_unknown_events"] == 1 and p["sae_unknown_n"] == 1
+    assert "macrophage activation syndrome" in p["notes"]
 
 
 def test_deaths_derived_from_survival_and_said_so():

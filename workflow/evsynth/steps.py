@@ -27,8 +27,12 @@ def ledger_part(frame: pd.DataFrame, status: str, reason: pd.Series | str) -> pd
     return part
 
 
-def dose_step(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def dose_step(tables: dict[str, pd.DataFrame], selected: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Doses read from ``dose_text`` (doses.csv), per-group totals, and weight conflicts.
+
+    ``selected``: the selected interventions (select_evidence); doses.csv marks them ``selected`` and
+    carries their ``administration`` key, and the cumulative doses count only them (an administration
+    reported by several sources counts once). Without it every row is selected.
 
     Rows a curator marked ``dose_readable: no`` (garbled in the source) are not parsed: their dose is
     absent and the rule says why, with the parser's reading of the problem. Any other unreadable dose
@@ -46,13 +50,22 @@ def dose_step(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             if key in keyed:
                 doses.at[i, "dose_text"] = keyed[key]
                 doses.at[i, "rule"] = "not read: marked dose_readable=no (garbled in source); " + _why_unreadable(keyed[key])
+    if selected is not None:
+        keys = {(str(f), str(ln).removesuffix(".0")): a for f, ln, a in
+                zip(selected["file"], selected["line"], selected.get("administration", pd.Series("", index=selected.index)))}
+        key = [(str(f), str(ln).removesuffix(".0")) for f, ln in zip(doses["file"], doses["line"])]
+        doses["selected"] = [k in keys for k in key]
+        doses["administration"] = [keys.get(k, "") for k in key]
+    else:
+        doses["selected"] = True
+        doses["administration"] = ""
     conflicts = implied_weight_conflicts(doses)
     for col in DISCREPANCY_COLUMNS:
         if col not in conflicts.columns:
             conflicts[col] = ""
     return {
         "doses": doses,
-        "cumulative": cumulative_doses(doses),
+        "cumulative": cumulative_doses(doses.loc[doses["selected"]]),
         "conflicts": conflicts[DISCREPANCY_COLUMNS],
         "ledger": ledger_part(doses, "converted", "dose read: " + doses["rule"].astype(str)),
     }

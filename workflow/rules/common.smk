@@ -74,6 +74,11 @@ def get_grade_overrides():
     return [str(path)] if path.exists() else []
 
 
+def get_selection_pins():
+    """Reviewers' selection.yaml files (a study's pinned choice of report per quantity)."""
+    return sorted(str(p) for p in Path(config["studies_dir"]).glob("*/selection.yaml"))
+
+
 def get_vocabulary_files():
     """The vocabulary files harmonization reads (measures first; the folder is taken from it)."""
     names = ["measures.yaml", "units.yaml", "responders.yaml", "terms.yaml"]
@@ -120,6 +125,8 @@ def get_final_outputs(compare=True):
         "results/tables/outcomes.csv",
         "results/tables/responders.csv",
         "results/tables/bias_checklist.csv",
+        "results/tables/harms.csv",
+        "results/tables/evidence.csv",
         "results/tables/pooled.csv",
         "results/tables/pooled.xlsx",
         "results/tables/multiverse.csv",

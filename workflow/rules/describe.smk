@@ -52,8 +52,8 @@ rule tabulate_studies:
 
 rule summarize_evidence:
     input:
-        records=rules.validate_records.output.tables,
-        studies=rules.validate_records.output.studies,
+        records=rules.select_evidence.output.tables,
+        studies=rules.select_evidence.output.studies,
         outcomes=rules.harmonize_outcomes.output.parquet,
         doses=rules.harmonize_doses.output.doses,
         cumulative=rules.harmonize_doses.output.cumulative,
@@ -106,3 +106,25 @@ rule plot_doses:
         "../envs/evsynth.yaml"
     script:
         "../scripts/plot_doses.py"
+
+
+rule tabulate_harms:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+        evidence=rules.select_evidence.output.evidence,
+    output:
+        csv=report(
+            "results/tables/harms.csv",
+            caption="../report/harms.rst",
+            category="Harms",
+            labels={"table": "every adverse event and death"},
+        ),
+        md="results/tables/harms.md",
+        xlsx="results/tables/harms.xlsx",
+    log:
+        "logs/tabulate_harms.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/tabulate_harms.py"

@@ -5,6 +5,7 @@ rule harmonize_doses:
     input:
         records=rules.validate_records.output.tables,
         studies=rules.validate_records.output.studies,
+        selected=rules.select_evidence.output.tables,
     output:
         doses="results/tables/doses.csv",
         cumulative="results/tables/doses_cumulative.csv",
@@ -23,8 +24,8 @@ rule harmonize_doses:
 
 rule harmonize_outcomes:
     input:
-        records=rules.validate_records.output.tables,
-        studies=rules.validate_records.output.studies,
+        records=rules.select_evidence.output.tables,
+        studies=rules.select_evidence.output.studies,
         vocabulary=get_vocabulary_files(),
     output:
         table="results/tables/outcomes.csv",

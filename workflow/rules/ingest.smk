@@ -27,6 +27,7 @@ rule report_discrepancies:
         studies=rules.validate_records.output.studies,
         dose_conflicts="results/harmonized/dose_conflicts.csv",
         doses="results/tables/doses.csv",
+        evidence="results/tables/evidence.csv",
     output:
         csv=report(
             "results/tables/discrepancies.csv",

@@ -3,8 +3,8 @@
 
 rule pool_analysis:
     input:
-        records=rules.validate_records.output.tables,
-        studies=rules.validate_records.output.studies,
+        records=rules.select_evidence.output.tables,
+        studies=rules.select_evidence.output.studies,
         outcomes=rules.harmonize_outcomes.output.parquet,
         bias=rules.appraise_studies.output.overall,
     output:
@@ -86,8 +86,8 @@ rule compare_reviews:
 # The multiverse is sharded by analysis (one job each, run in parallel on a cluster) and gathered in one table.
 rule run_multiverse:
     input:
-        records=rules.validate_records.output.tables,
-        studies=rules.validate_records.output.studies,
+        records=rules.select_evidence.output.tables,
+        studies=rules.select_evidence.output.studies,
         outcomes=rules.harmonize_outcomes.output.parquet,
         bias=rules.appraise_studies.output.overall,
     output:

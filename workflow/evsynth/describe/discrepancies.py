@@ -12,6 +12,10 @@ Checks (each a function returning rows with :data:`COLUMNS`):
   measure and statistic from another source, and reported when it matches none of them.
 - :func:`route_count_conflicts`: administrations counted by route vs a summary row's count ("IV ×3").
 - :func:`age_followup_conflicts`: age at follow-up minus age at MSC vs the recorded follow-up time.
+- :func:`selection_conflicts`: each value the synthesis uses (``evidence.csv``) beside every report of
+  the same quantity that it does not use and that gives another value.
+- :func:`summary_dose_conflicts` (per route) and :func:`range_conflicts`: a summary's per-kg dose or
+  reported range vs the administrations it describes.
 - Dose checks that need the dose parser live in :mod:`evsynth.harmonize.tables`'s callers and use the same
   columns (implied weights, per-kg dose vs total and weight).
 """
@@ -236,12 +240,37 @@ def age_followup_conflicts(participants: pd.DataFrame, studies: dict, tolerance_
     return pd.DataFrame(rows, columns=COLUMNS).drop_duplicates()
 
 
-def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: list[pd.DataFrame] = ()) -> pd.DataFrame:
-    """All disagreements in the corpus, sorted by study, group, quantity."""
+def selection_conflicts(evidence: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per value used (``evidence.csv``) and each unused report of it that gives another value."""
+    from evsynth.select.evidence import alternatives
+
+    if evidence is None or evidence.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = []
+    for e in evidence.loc[evidence["differs"].astype(str).str.lower().isin(["true", "1"])].to_dict("records"):
+        for alt in alternatives(e["alternatives"]):
+            if str(alt["value"]) == str(e["value"]):
+                continue
+            rows.append({
+                "study": e["study"], "group": e["group"], "quantity": f"{e['table']}: {e['quantity']}",
+                "timepoint": "" if pd.isna(e["timepoint"]) else e["timepoint"],
+                "value_a": e["value"], "source_a": e["source"], "record_a": f"{e['file']}:{int(e['line'])}",
+                "value_b": alt["value"], "source_b": alt["source"], "record_b": f"{alt['file']}:{alt['line']}",
+                "kind": "selected_vs_unused",
+                "note": f"used: {e['source']} ({e['source_kind']}) by {e['rule']}; not used: {alt['source']} ({alt['kind']})",
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: list[pd.DataFrame] = (),
+                       evidence: pd.DataFrame | None = None) -> pd.DataFrame:
+    """All disagreements in the corpus, sorted by study, group, quantity; with ``evidence``
+    (``evidence.csv``) also each selected value beside the differing reports not used."""
     parts = [
         repeated_values(tables, studies),
         route_count_conflicts(tables.get("interventions"), studies),
         age_followup_conflicts(tables.get("participants"), studies),
+        selection_conflicts(evidence),
         *extra,
     ]
     parts = [p for p in parts if len(p)]
@@ -267,10 +296,15 @@ def summary_dose_conflicts(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
     rows = []
     for (study, group), g in d.groupby(["study", "group"], sort=True):
         summ = g.loc[g["summary"] & g["cells_per_kg"].notna()]
-        admin = g.loc[~g["summary"] & g["cells_per_kg"].notna()]
-        if summ.empty or admin.empty:
+        all_admin = g.loc[~g["summary"] & g["cells_per_kg"].notna()]
+        if summ.empty or all_admin.empty:
             continue
-        for s in summ.drop_duplicates("cells_per_kg").to_dict("records"):
+        for s in summ.drop_duplicates(["cells_per_kg", "route"]).to_dict("records"):
+            # like with like: a summary that names a route describes that route's administrations only
+            route = str(s.get("route") or "")
+            admin = all_admin if route in ("", "nan", "unspecified") else all_admin.loc[all_admin["route"] == route]
+            if admin.empty:
+                continue
             half = float(s["cells_per_kg_round"]) / 2 if pd.notna(s.get("cells_per_kg_round")) else 0.0
             off = admin.loc[(admin["cells_per_kg"] - s["cells_per_kg"]).abs() > half + 1e-9 * s["cells_per_kg"]]
             if off.empty:
@@ -284,7 +318,41 @@ def summary_dose_conflicts(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
                 "record_a": ";".join(f"{r.file}:{int(r.line)}" for r in off.itertuples()),
                 "value_b": f"{s['cells_per_kg'] / 1e6:g}", "source_b": "summary",
                 "record_b": f"{s['file']}:{int(s['line'])}", "kind": "derived_vs_reported",
-                "note": (f"summary '{s['dose_text']}' vs administrations outside its rounding: {listed} "
+                "note": (f"summary '{s['dose_text']}'" + (f" ({route})" if route else "")
+                         + f" vs {route + ' ' if route else ''}administrations outside its rounding: {listed} "
+                         "(derived per-kg doses use the weight basis in doses.csv)"),
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def range_conflicts(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
+    """A reported range of per-kg doses (a ``range`` summary row) vs the per-kg doses recorded for the
+    study's administrations: each end that matches no recorded dose (within the printed rounding, half a
+    unit of its last digit), and each recorded dose outside the range."""
+    if doses is None or doses.empty or "summary_kind" not in doses:
+        return pd.DataFrame(columns=COLUMNS)
+    d = doses.copy()
+    d["summary"] = d["summary"].astype(str).str.lower().isin(["true", "1"])
+    ranges = d.loc[d["summary_kind"].astype(str).eq("range") & d["cells_per_kg_low"].notna()]
+    rows = []
+    for r in ranges.to_dict("records"):
+        own = d.loc[(d["study"] == r["study"]) & d["cells_per_kg"].notna()
+                    & ~d["summary_kind"].astype(str).isin(["range", "regimen"])]
+        if own.empty:
+            continue
+        half = 0.05e6  # ends printed to one decimal of 10^6
+        for end, value in (("low", r["cells_per_kg_low"]), ("high", r["cells_per_kg_high"])):
+            if (own["cells_per_kg"] - value).abs().le(half + 1e-9 * value).any():
+                continue
+            closest = own.iloc[(own["cells_per_kg"] - value).abs().argsort().iloc[0]]
+            rows.append({
+                "study": r["study"], "group": r["group"], "quantity": f"dose per kg, reported range {end} end (10^6 cells/kg)",
+                "timepoint": "", "value_a": f"{value / 1e6:g}", "source_a": str(r.get("source", "range")),
+                "record_a": f"{r['file']}:{int(r['line'])}",
+                "value_b": f"{closest['cells_per_kg'] / 1e6:.3g}", "source_b": "closest recorded dose",
+                "record_b": f"{closest['file']}:{int(closest['line'])}", "kind": "derived_vs_reported",
+                "note": (f"range '{r['dose_text']}': its {end} end matches no recorded per-kg dose; recorded doses "
+                         f"span {own['cells_per_kg'].min() / 1e6:.3g}-{own['cells_per_kg'].max() / 1e6:.3g} "
                          "(derived per-kg doses use the weight basis in doses.csv)"),
             })
     return pd.DataFrame(rows, columns=COLUMNS)

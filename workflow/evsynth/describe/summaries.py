@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evsynth.describe.harms import patients_with_event
 from evsynth.harmonize.tables import time_months
 
 __all__ = [
@@ -67,6 +68,7 @@ SUMMARY_COLUMNS = [
     "followup_median", "followup_min", "followup_max",
     "improved_events", "improved_n", "improved_pct", "improved_ci_low", "improved_ci_high",
     "improved_definitions", "sae_events", "sae_n", "sae_pct", "sae_ci_low", "sae_ci_high",
+    "sae_unknown_events", "sae_unknown_n", "sae_unknown_pct", "sae_unknown_ci_low", "sae_unknown_ci_high",
     "death_events", "death_n", "death_pct", "death_ci_low", "death_ci_high",
     "notes",
 ]
@@ -549,11 +551,12 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
             notes[i].append(f"improved = {r.measure} {r.events:g}/{r.n:g} at {r.timepoint} [{r.source}]"
                             + (f" ({r.note})" if r.note else ""))
 
-    # serious adverse events
-    u["sae_events"], u["sae_n"] = np.nan, np.nan
-    if ae is not None and len(ae):
-        s_ae = ae.loc[ae["serious"].astype(str).eq("yes") & ae["study"].isin(keep)].copy()
-        s_ae["_any"] = s_ae["event"].astype(str).str.lower().str.contains(r"\bany\b")
+    # serious adverse events, and events whose seriousness the source does not state (counted apart)
+    for prefix, level_ in (("sae", "yes"), ("sae_unknown", "unknown")):
+        u[f"{prefix}_events"], u[f"{prefix}_n"] = np.nan, np.nan
+        if ae is None or not len(ae):
+            continue
+        s_ae = ae.loc[ae["serious"].astype(str).eq(level_) & ae["study"].isin(keep)].copy()
         for i in u.index:
             s, g, unit = u.at[i, "study"], u.at[i, "group"], u.at[i, "unit"]
             own = s_ae.loc[(s_ae["study"] == s) & (s_ae["group"] == g)]
@@ -561,30 +564,29 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
             rows = own if len(own) else zero_all
             if rows.empty:
                 continue
-            pts_ = rows["n_patients"].copy()
-            from_events = pts_.isna() & rows["n_events"].isin([0, 1])
-            pts_[from_events] = rows.loc[from_events, "n_events"]
+            rows = rows.copy()
+            for col in ("n_patients", "n_events", "n_at_risk"):
+                rows[col] = pd.to_numeric(rows[col], errors="coerce").astype(float)
+            from_events = rows["n_patients"].isna() & rows["n_events"].isin([0, 1])
+            rows.loc[from_events, "n_patients"] = rows.loc[from_events, "n_events"]
             if unit == "patient":
-                pts_ = pts_.fillna(1.0).clip(upper=1.0)
-            if pts_.isna().all():
+                rows["n_patients"] = rows["n_patients"].fillna(1.0).clip(upper=1.0)
+            ev, how = patients_with_event(rows)
+            if not np.isfinite(ev):
                 continue
-            anyrows = rows["_any"] & pts_.notna()
-            if anyrows.any():
-                ev = float(pts_[anyrows].max())
-                how = "'any' SAE row"
-            else:
-                ev = float(pts_.sum())
-                how = "SAE rows summed (patients may overlap)" if (pts_ > 0).sum() > 1 else ""
             at_risk = rows["n_at_risk"].max() if unit == "arm" and rows["n_at_risk"].notna().any() else u.at[i, "n"]
             if unit == "patient":
                 at_risk, ev = 1.0, min(ev, 1.0)
             if not np.isfinite(at_risk):
                 continue
-            u.at[i, "sae_events"], u.at[i, "sae_n"] = min(ev, at_risk), at_risk
+            u.at[i, f"{prefix}_events"], u.at[i, f"{prefix}_n"] = min(ev, at_risk), at_risk
             src = "study-wide report of none" if rows is zero_all else ""
             label = "; ".join(x for x in (how, src) if x)
+            if level_ == "unknown" and ev > 0:
+                label = "; ".join(x for x in ("events of unknown seriousness: " + ", ".join(
+                    f"'{e}'" for e, k in zip(rows["event"], rows["n_patients"]) if k and k > 0), label) if x)
             if label:
-                notes[i].append(f"SAE: {label}")
+                notes[i].append(f"{'SAE' if level_ == 'yes' else 'unknown seriousness'}: {label}")
 
     # deaths
     u["death_events"], u["death_n"] = np.nan, np.nan
@@ -687,7 +689,7 @@ def _summarise(frame: pd.DataFrame, dimension: str, level: str) -> dict:
     _stats(frame["cum_dose_per_kg"], "cum_dose_per_kg", out)
     _stats(frame["administrations"], "administrations", out)
     _stats(frame["followup_months"], "followup", out)
-    for prefix in ("improved", "sae", "death"):
+    for prefix in ("improved", "sae", "sae_unknown", "death"):
         _prop(frame, prefix, out)
     out["improved_definitions"] = _definitions(frame)
     notes = [f"{s}/{g}: {t}" for s, g, t in zip(frame["study"], frame["group"], frame["notes"]) if t]
@@ -732,8 +734,11 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
       names each definition summed (and starts with 'MIXED DEFINITIONS' when there are several).
     * ``sae``: patients with at least one serious adverse event (``adverse_events`` rows with ``serious`` yes)
       over those at risk (``n_at_risk``, else the unit's size). A reported 0 counts as 0 events; a
-      study-wide report of none applies to every unit. Several SAE rows of one arm are summed (they may
-      overlap: noted) unless an 'any serious' row exists.
+      study-wide report of none applies to every unit. Patients with an event per arm:
+      :func:`evsynth.describe.harms.patients_with_event` (an 'any' row, else rows of distinct patients added,
+      else the largest row, a lower bound).
+    * ``sae_unknown``: the same for events whose seriousness the source does not state (``serious``
+      unknown): counted apart from ``sae``, never dropped (e.g. an evolving macrophage activation syndrome).
     * ``death``: measure ``death`` (events; n from its n row, else the survival n at the same time, else the
       unit's size), else derived as n - survivors from ``survival`` events/n (noted as derived), else
       adverse events whose name contains 'death'. Latest timepoint.
@@ -753,7 +758,7 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
     if not rows:
         return _empty_frame(SUMMARY_COLUMNS)
     table = pd.DataFrame(rows)
-    for prefix in ("improved", "sae", "death"):
+    for prefix in ("improved", "sae", "sae_unknown", "death"):
         ev, n = table[f"{prefix}_events"].to_numpy(float), table[f"{prefix}_n"].to_numpy(float)
         lo, hi = clopper_pearson(ev, n)
         with np.errstate(invalid="ignore", divide="ignore"):

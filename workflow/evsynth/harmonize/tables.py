@@ -87,7 +87,7 @@ def _col(frame: pd.DataFrame, name: str, default: Any = np.nan) -> pd.Series:
 
 DOSE_COLUMNS = [
     "study", "file", "line", "group", "seq", "count", "n", "timepoint", "agent", "route", "cell_source",
-    "donor", "summary", "cells", "cells_low", "cells_high", "cells_per_kg", "cells_per_kg_low",
+    "donor", "summary", "summary_kind", "cells", "cells_low", "cells_high", "cells_per_kg", "cells_per_kg_low",
     "cells_per_kg_high", "volume_ml", "weight_kg", "weight_basis", "implied_weight_kg",
     "implied_weight_low", "implied_weight_high", "dose_text", "rule",
 ]
@@ -149,6 +149,8 @@ def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | No
         }
     )
     out["summary"] = _col(iv, "seq").isna().to_numpy()
+    kind = _col(iv, "summary", "").map(lambda v: "" if _empty(v) else str(v))
+    out["summary_kind"] = np.where(out["summary"], kind.where(kind.ne(""), "per_administration"), "")
     num = {c: np.full(n, np.nan) for c in ["cells", "cells_low", "cells_high", "cells_per_kg", "cells_per_kg_low",
                                             "cells_per_kg_high", "volume_ml", "implied_weight_kg",
                                             "cells_round", "cells_per_kg_round"]}
@@ -177,6 +179,14 @@ def harmonize_doses(interventions: pd.DataFrame, participants: pd.DataFrame | No
             parse_dose(text)
         except DoseListError as e:
             items = e.doses
+            if len(items) == 2 and all(out.at[r, "summary_kind"] == "range" for r in rows):
+                # a reported range ("ranged from A to B") read as its two ends, never as two administrations
+                lo, hi = items
+                for r in rows:
+                    parsed[r] = Dose(text=text, cells_low=lo.cells, cells_high=hi.cells,
+                                     cells_per_kg_low=lo.cells_per_kg, cells_per_kg_high=hi.cells_per_kg,
+                                     rule="reported range: its two ends (low, high)")
+                continue
             order = sorted(rows, key=lambda r: (np.inf if pd.isna(out.at[r, "seq"]) else out.at[r, "seq"]))
             if len(order) != len(items) or any(out.at[r, "summary"] for r in order):
                 for r in rows:
@@ -284,25 +294,51 @@ def _single_patient_groups(doses: pd.DataFrame, participants: pd.DataFrame | Non
     return keys
 
 
+#: Summary rows that are facts about administrations and never count as administrations themselves.
+FACT_SUMMARIES = ("median", "mean", "range", "regimen")
+
+
 def cumulative_doses(doses: pd.DataFrame) -> pd.DataFrame:
     """Per study and group: cumulative cells and cells/kg, and administrations by route.
 
-    Administration rows (``seq`` given) are summed when the group has any; otherwise its summary rows are
-    used, each counted ``count`` times (rule says which). A cumulative figure is given only when every
-    cell-product administration of the group has it (otherwise NaN, and ``n_cells_known`` /
-    ``n_per_kg_known`` say how many had it); ranges add up to ``*_low``/``*_high`` (a point counts as both
-    ends). ``routes`` is e.g. ``intranasal:1;iv:4;lymph_node:1``. ``partial`` is True when some
-    administrations were given to only ``n`` patients of the arm.
+    ``doses`` should hold one row per administration (the selected rows: an administration reported by
+    several sources is one row, see :mod:`evsynth.select.evidence`). Administration rows (``seq`` given) are
+    summed when the group has any; otherwise its ``per_administration`` summary rows (``count``
+    administrations of that dose each, e.g. a review's "100 x 10^6, twice IV"); otherwise a course
+    ``total`` (``count`` administrations when stated). Summary rows of kind ``median``, ``mean``, ``range``
+    or ``regimen`` (a recommended or planned regimen) are facts about administrations: never counted; a
+    group that has only them gets no cumulative dose and no count (the rule says so). ``reported_total_cells``
+    is a course total stated by a source (for comparison with the sum). A cumulative figure is given only
+    when every counted administration has it (otherwise NaN, and ``n_cells_known`` / ``n_per_kg_known`` say
+    how many had it); ranges add up to ``*_low``/``*_high`` (a point counts as both ends). ``routes`` is e.g.
+    ``intranasal:1;iv:4;lymph_node:1``. ``partial`` is True when some administrations were given to only
+    ``n`` patients of the arm.
     """
     rows = []
     cell = doses[doses["rule"].astype(str) != "not a cell product"]
+    kind_all = _col(cell, "summary_kind", "").fillna("").astype(str)
+    kind_all = kind_all.where(~(cell["summary"].astype(bool) & kind_all.eq("")), "per_administration")
+    cell = cell.assign(summary_kind=kind_all)
     for (study, group), g in cell.groupby(["study", "group"], sort=True, dropna=False):
-        admin = g[~g["summary"].astype(bool)]
-        used, how = (admin, "administration rows") if len(admin) else (g, "summary rows x count")
-        mult = np.ones(len(used)) if len(admin) else used["count"].fillna(1).to_numpy(dtype=float)
+        summary = g["summary"].astype(bool)
+        admin = g[~summary]
+        per_admin = g[summary & g["summary_kind"].eq("per_administration")]
+        totals = g[summary & g["summary_kind"].eq("total")]
+        facts = g[summary & g["summary_kind"].isin(FACT_SUMMARIES)]
+        reported_total = float(totals["cells"].iloc[0]) if len(totals) and totals["cells"].notna().any() else np.nan
+        if len(admin):
+            used, how, mult = admin, "administration rows (one per administration)", np.ones(len(admin))
+        elif len(per_admin):
+            used, how = per_admin, "summary rows x count"
+            mult = per_admin["count"].fillna(1).to_numpy(dtype=float)
+        elif len(totals):
+            used, how = totals.iloc[:1], "course total as reported"
+            mult = np.ones(1)
+        else:
+            used, how, mult = g.iloc[:0], "", np.ones(0)
         reported = used["rule"].astype(str) != "dose not reported"
 
-        def total(col, lo=None, hi=None):
+        def total(col):
             v = used[col].to_numpy(dtype=float)
             return float(np.sum(v * mult)) if len(v) and not np.isnan(v).any() else np.nan
 
@@ -315,11 +351,24 @@ def cumulative_doses(doses: pd.DataFrame) -> pd.DataFrame:
         routes: dict[str, float] = {}
         for r, m in zip(used["route"].fillna("unspecified"), mult):
             routes[r] = routes.get(r, 0) + m
+        n_adm = float(np.sum(mult)) if len(used) else np.nan
+        if how == "course total as reported":
+            n_adm = float(used["count"].iloc[0]) if used["count"].notna().iloc[0] else np.nan
+            routes = {} if np.isnan(n_adm) else routes
+        if not len(used):
+            kinds = ", ".join(sorted(set(facts["summary_kind"]))) or "no administration"
+            rule = f"not counted: only summary facts ({kinds}) are reported, not the administrations given"
+        else:
+            rule = f"sum of {how}" + ("" if reported.all() else f"; {int((~reported).sum())} without a reported dose")
+            if how == "course total as reported":
+                rule = "course total as reported" + ("" if np.isfinite(n_adm) else "; number of administrations not stated")
+            if len(facts):
+                rule += "; summary facts not counted: " + ", ".join(sorted(set(facts["summary_kind"])))
         rows.append(
             {
                 "study": study,
                 "group": group,
-                "n_administrations": float(np.sum(mult)),
+                "n_administrations": n_adm,
                 "n_cells_known": int(used["cells"].notna().sum()),
                 "n_per_kg_known": int(used["cells_per_kg"].notna().sum()),
                 "cum_cells": total("cells"),
@@ -328,11 +377,12 @@ def cumulative_doses(doses: pd.DataFrame) -> pd.DataFrame:
                 "cum_cells_per_kg": total("cells_per_kg"),
                 "cum_cells_per_kg_low": bound("cells_per_kg", "cells_per_kg_low"),
                 "cum_cells_per_kg_high": bound("cells_per_kg", "cells_per_kg_high"),
+                "reported_total_cells": reported_total,
                 "routes": ";".join(f"{k}:{int(v) if float(v).is_integer() else v}" for k, v in sorted(routes.items())),
                 "partial": bool(used["n"].notna().any()) if "n" in used else False,
                 "files": ";".join(sorted(set(used["file"].astype(str)))),
                 "lines": ";".join(_line(x) for x in used["line"]),
-                "rule": f"sum of {how}" + ("" if reported.all() else f"; {int((~reported).sum())} without a reported dose"),
+                "rule": rule,
             }
         )
     return pd.DataFrame(rows)

@@ -325,9 +325,15 @@ class _Checker:
 
     def _check_interventions(self, rel: str, frame: pd.DataFrame) -> None:
         summary = frame["seq"].isna()
-        for ln in frame.loc[summary & frame["count"].isna(), "line"]:
+        kind = frame["summary"].fillna("").astype(str) if "summary" in frame else pd.Series("", index=frame.index)
+        per_admin = summary & kind.isin(["", "per_administration"])
+        for ln in frame.loc[per_admin & frame["count"].isna(), "line"]:
             self.error(rel, int(ln), "count", None,
-                       "is empty; a summary row (no seq) must say how many administrations it stands for")
+                       "is empty; a summary row (no seq) must say how many administrations it stands for "
+                       "(or say in `summary` that it is a total, median, mean, range or regimen)")
+        for ln, k in zip(frame.loc[~summary & kind.ne(""), "line"], kind[~summary & kind.ne("")]):
+            self.error(rel, int(ln), "summary", k,
+                       "is set on an administration row (seq given); `summary` describes a row without seq")
         dup = frame.loc[~summary].duplicated(subset=["group", "seq", "source"], keep=False)
         for ln, g, s in frame.loc[~summary].loc[dup, ["line", "group", "seq"]].itertuples(index=False):
             self.error(rel, int(ln), "seq", _fmt(s), f"is used twice for group {g} in the same source")

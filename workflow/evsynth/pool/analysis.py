@@ -29,6 +29,7 @@ import pandas as pd
 
 from evsynth.stats.effects import escalc
 from evsynth.stats import rma_many, subgroup_analysis
+from evsynth.describe.harms import patients_with_event
 from evsynth.harmonize.imputation import impute_summary
 
 PAIRED = {"MD", "OR", "RR", "RD"}
@@ -130,9 +131,13 @@ def _stats_wide(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
     return wide.join(info).reset_index()
 
 
-def _arm_n(corpus: Corpus, study: str, group: str) -> float:
+def _arm_n(corpus: Corpus, study: str, group: str, source: str | None = None) -> float:
+    """The arm's size: from ``source`` when that report gives one (numerator and denominator from one
+    report), else its first participants row."""
     p = corpus.tables["participants"]
     rows = p.loc[(p["study"] == study) & (p["group"] == group) & p["n"].notna()].sort_values("line")
+    same = rows.loc[rows["source"].astype(str) == str(source)] if source is not None else rows.iloc[:0]
+    rows = same if len(same) else rows
     return float(rows["n"].iloc[0]) if len(rows) else float("nan")
 
 
@@ -225,27 +230,40 @@ def _binary_arms(corpus: Corpus, spec: dict, window: dict) -> pd.DataFrame:
             sel = sel.loc[sel["event"].str.contains(pattern, case=False, regex=True)]
         sel = sel.loc[sel["n_patients"].notna()]
         for (study, group), g in sel.groupby(["study", "group"]):
-            top = g.sort_values(["n_patients", "line"], ascending=[False, True]).iloc[0]
-            n = top["n_at_risk"] if pd.notna(top["n_at_risk"]) else _arm_n(corpus, study, group)
-            how = f"adverse events: '{top['event']}' (patients with the event / at risk)"
-            if pd.isna(top["n_at_risk"]):
+            g = g.sort_values("line")
+            events, rule = patients_with_event(g)
+            at_risk = g["n_at_risk"].dropna()
+            sources = list(dict.fromkeys(g["source"].astype(str)))
+            n = float(at_risk.max()) if len(at_risk) else _arm_n(corpus, study, group, sources[0])
+            names = "; ".join(f"'{e}'" for e in g["event"])
+            how = f"adverse events: {names} (patients with the event / at risk)"
+            if rule:
+                how += f"; {rule}"
+            if not len(at_risk):
                 how += "; n at risk = arm size"
-            rows.append({"study": study, "group": group, "measure": "adverse_event", "timepoint": top["timepoint"],
-                         "time_months": np.nan, "events": float(top["n_patients"]), "n": n, "imputed": False,
-                         "how": how, "lines": str(int(top["line"])), "file": top["file"]})
+            rows.append({"study": study, "group": group, "measure": "adverse_event",
+                         "timepoint": ";".join(sorted(set(g["timepoint"].dropna().astype(str)))) or "",
+                         "time_months": np.nan, "events": events, "n": n, "imputed": False,
+                         "how": how, "lines": ";".join(str(int(x)) for x in g["line"]), "file": g["file"].iloc[0]})
         return pd.DataFrame(rows)
     measures = outcome["measures"]
     o = corpus.outcomes_h
     o = o.loc[(o["measure"].isin(measures + ["survival"])) & o["stat"].isin(["events", "n", "percent"])
               & ~o["imputed"].astype(bool)]
     picked = _pick_time(o, window)
-    wide = _stats_wide(picked, ["study", "group", "measure", "timepoint", "time_months"])
+    wide = _stats_wide(picked, ["study", "group", "measure", "timepoint", "time_months", "source"])
+    survival_n = {(r["study"], r["group"], r["timepoint"], r["source"]): r.get("n", np.nan)
+                  for r in wide.loc[wide["measure"] == "survival"].to_dict("records")}
     for rec in wide.sort_values(["study", "group", "measure"]).to_dict("records"):
         events, n = rec.get("events", np.nan), rec.get("n", np.nan)
         how = "events / n as reported"
-        if not np.isfinite(n):
-            n = _arm_n(corpus, rec["study"], rec["group"])
-            how = "events as reported; n = arm size"
+        same = survival_n.get((rec["study"], rec["group"], rec["timepoint"], rec["source"]), np.nan)
+        if not np.isfinite(n) and rec["measure"] != "survival" and np.isfinite(same):
+            n = same
+            how = "events as reported; n from the survival row of the same report and time"
+        elif not np.isfinite(n):
+            n = _arm_n(corpus, rec["study"], rec["group"], rec["source"])
+            how = "events as reported; n = arm size (same report where it gives one)"
         if not np.isfinite(events) and np.isfinite(rec.get("percent", np.nan)) and np.isfinite(n):
             events = round(rec["percent"] * n / 100)
             how = f"events derived from {rec['percent']:g}% of n={n:g}"
@@ -586,6 +604,18 @@ def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> 
     return rows
 
 
+def _unknown_seriousness(spec: dict) -> tuple[str, dict] | None:
+    """For an analysis of serious adverse events: how events of unknown seriousness are treated (a
+    sentence for the main row) and the spec of the variant that counts them as serious; else None."""
+    want = spec["outcome"].get("adverse_events") or {}
+    serious = list(want.get("serious") or [])
+    if not serious or "unknown" in serious:
+        return None
+    variant = {**spec, "outcome": {**spec["outcome"], "adverse_events": {**want, "serious": serious + ["unknown"]}}}
+    return ("events of unknown seriousness are not counted as serious (listed in harms.csv; the variant "
+            "'seriousness unknown counted as serious' counts them)"), variant
+
+
 def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFrame]:
     """The main fit, its subgroups, its sensitivity variants and its controlled contrast, as rows of ``pooled.csv``.
 
@@ -652,6 +682,13 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
                              f"normal-normal logit model ({method}, {test}; 0.5 added to zero-event and all-event studies)"))
         else:
             rows.append(_row(name, spec, data, pool(data, method, test, level, "glmm"), "all", "binomial-normal GLMM"))
+    unknown = _unknown_seriousness(spec)
+    if unknown is not None:
+        rows[0]["message"] = "; ".join(x for x in (rows[0]["message"], unknown[0]) if x)
+        if "unknown_as_serious" in spec.get("sensitivity", []):
+            d2, _ = analysis_dataset(corpus, unknown[1], r=r, imputation=imputation)
+            rows.append(_row(name, spec, d2, pool(d2, method, test, level, model), "all",
+                             "seriousness unknown counted as serious"))
     if "estimators" in sens:
         prefix = "normal-normal logit, " if model == "glmm" else ""
         for m in spec.get("estimators", ["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB"]):

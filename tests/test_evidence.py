@@ -1,0 +1,198 @@
+"""One source of truth per quantity (issue 11): selection, administrations counted once, harms."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from evsynth.common.config import analysis_spec
+from evsynth.describe.discrepancies import find_discrepancies
+from evsynth.describe.harms import POPULATION_ORDER, harms_table, patients_with_event
+from evsynth.describe.summaries import analysis_units, descriptive_summaries
+from evsynth.ingest.records import load_records
+from evsynth.pool.analysis import Corpus, analysis_dataset, run_analysis
+from evsynth.select.evidence import SelectionError, load_pins, select_evidence, used_rows
+from evsynth.steps import dose_step, outcome_step
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "resources" / "sources"
+VOCAB = ROOT / "resources" / "vocabulary"
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def records():
+    return load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
+
+
+def synthesize(tables: dict, studies: dict) -> dict:
+    """What the workflow computes from records: selection, doses, outcomes, analyses, summaries."""
+    evidence, sel = select_evidence(tables, studies)
+    outcomes = outcome_step(sel["outcomes"], VOCAB, "wan2014", 0.5)["outcomes"]
+    doses = dose_step(tables, sel["interventions"])
+    corpus = Corpus(studies, sel, outcomes)
+    pooled = {name: run_analysis(name, analysis_spec(CONFIG, name), corpus)
+              for name in ("deaths", "serious_adverse_events", "sle_remission")}
+    d = doses["doses"]
+    summaries = descriptive_summaries(sel, studies, outcomes, d.loc[d["selected"]], doses["cumulative"])
+    units = analysis_units(sel, studies, outcomes, d.loc[d["selected"]], doses["cumulative"])
+    return {"evidence": evidence, "selected": sel, "outcomes": outcomes, "doses": doses, "pooled": pooled,
+            "summaries": summaries, "units": units}
+
+
+@pytest.fixture(scope="module")
+def shipped(records):
+    return synthesize(records.tables, records.studies)
+
+
+# --------------------------------------------------------------------------------------------
+# the facts the issue names, in every table
+
+
+def test_wang2013a_deaths_numerator_and_denominator_from_one_report(shipped):
+    data = shipped["pooled"]["deaths"]["studies"].set_index("study")
+    assert (data.at["wang2013a", "events1"], data.at["wang2013a", "n"]) == (13, 81)
+    u = shipped["units"].set_index("study")
+    assert (u.at["wang2013a", "death_events"], u.at["wang2013a", "death_n"]) in {(13, 81), (5, 87)}
+
+
+def test_deng2017_serious_events_two_of_twelve_everywhere(shipped, records):
+    data = shipped["pooled"]["serious_adverse_events"]["studies"].set_index("study")
+    assert (data.at["deng2017", "events1"], data.at["deng2017", "n"]) == (2, 12)
+    u = shipped["units"].set_index(["study", "group"])
+    assert (u.at[("deng2017", "msc"), "sae_events"], u.at[("deng2017", "msc"), "sae_n"]) == (2, 12)
+
+
+def test_cumulative_doses_count_each_administration_once(shipped):
+    cum = shipped["doses"]["cumulative"].set_index(["study", "group"])
+    assert cum.at[("deng2017", "msc"), "n_administrations"] == 2
+    assert cum.at[("deng2017", "msc"), "cum_cells"] == pytest.approx(2e8)
+    assert cum.at[("deng2017", "msc"), "reported_total_cells"] == pytest.approx(2e8)  # the course total agrees
+    assert cum.at[("ghoryani2019", "all"), "n_administrations"] == 1
+    assert cum.at[("wang2013a", "all"), "n_administrations"] == 1
+    # a recommended regimen and medians across patients are not administrations given
+    for study in ("bonig2019", "bbmt2014"):
+        assert np.isnan(cum.at[(study, "all"), "n_administrations"])
+        assert cum.at[(study, "all"), "rule"].startswith("not counted")
+
+
+def test_swart2019_mas_is_shown_with_unknown_seriousness(shipped, records):
+    harms = harms_table(records.tables, records.studies, shipped["evidence"])
+    mas = harms.loc[harms["event"].str.contains("macrophage activation")]
+    assert len(mas) == 1 and mas["serious"].iloc[0] == "unknown" and mas["n_patients"].iloc[0] == 1
+    assert mas["study"].iloc[0] == "swart2019" and mas["used"].iloc[0]
+    assert harms["population"].iloc[0] == "pediatric"  # children first
+    assert list(harms["population"]) == sorted(harms["population"], key=lambda p: POPULATION_ORDER.get(p, 9))
+    ped = shipped["summaries"].set_index(["dimension", "level"]).loc[("population", "pediatric")]
+    assert ped["sae_unknown_events"] >= 1 and "macrophage activation syndrome" in ped["notes"]
+    # the SAE analysis says how 'unknown' was treated and counts it in a variant
+    pooled = shipped["pooled"]["serious_adverse_events"]["pooled"]
+    assert "unknown seriousness are not counted" in pooled["message"].iloc[0]
+    variant = pooled.loc[pooled["variant"] == "seriousness unknown counted as serious"]
+    assert len(variant) == 1 and "swart2019" in variant["studies"].iloc[0]
+
+
+def test_wang2013a_deaths_in_harms_from_one_report(shipped, records):
+    harms = harms_table(records.tables, records.studies)
+    deaths = harms.loc[(harms["study"] == "wang2013a") & (harms["event"] == "death")]
+    assert set(zip(deaths["n_patients"], deaths["n_at_risk"])) == {(5, 87), (13, 81)}
+
+
+# --------------------------------------------------------------------------------------------
+# evidence.csv accounts for every value used downstream
+
+
+def test_every_analysis_and_summary_row_joins_back_to_evidence(shipped, records):
+    used = used_rows(shipped["evidence"])
+    for name in CONFIG["analyses"]:
+        data, _ = analysis_dataset(Corpus(records.studies, shipped["selected"], shipped["outcomes"]),
+                                   analysis_spec(CONFIG, name))
+        for file, lines in zip(data.get("file", []), data.get("lines", [])):
+            for line in str(lines).split(";"):
+                assert (file, int(float(line))) in used, (name, file, line)
+    # every row summaries, doses and analyses can read is a selected one
+    for table, frame in shipped["selected"].items():
+        for file, line in zip(frame["file"], frame["line"]):
+            assert (str(file), int(line)) in used, (table, file, line)
+    cum = shipped["doses"]["cumulative"]
+    for files, lines in zip(cum["files"], cum["lines"]):
+        for line in str(lines).split(";"):
+            if line:
+                assert any((f, int(float(line))) in used for f in files.split(";")), (files, line)
+
+
+# --------------------------------------------------------------------------------------------
+# a secondary report with other numbers, placed before the primary one
+
+
+def _inject_secondary(records) -> tuple[dict, dict]:
+    tables = {k: v.copy() for k, v in records.tables.items()}
+    studies = copy.deepcopy(records.studies)
+    studies["deng2017"]["sources"]["REV"] = {"kind": "secondary", "file": "extraction-notes.md", "text": "a review"}
+    out_file = "resources/studies/deng2017/outcomes.csv"
+    ae_file = "resources/studies/deng2017/adverse_events.csv"
+    o = tables["outcomes"]
+    template = o.loc[(o["study"] == "deng2017") & (o["measure"] == "death") & (o["group"] == "msc")].iloc[0]
+    rows = []
+    for stat, value in (("events", 4.0), ("n", 12.0)):
+        r = template.copy()
+        r["stat"], r["value"], r["source"], r["line"], r["quote"] = stat, value, "REV", 1, "Deaths 4/12"
+        rows.append(r)
+    tables["outcomes"] = pd.concat([pd.DataFrame(rows), o], ignore_index=True)  # before the primary rows
+    ae = tables["adverse_events"]
+    r = ae.loc[ae["study"] == "deng2017"].iloc[0].copy()
+    r["group"], r["event"], r["serious"], r["n_patients"], r["source"], r["line"] = "msc", "any serious", "yes", 6, "REV", 1
+    r["file"] = ae_file
+    tables["adverse_events"] = pd.concat([pd.DataFrame([r]), ae], ignore_index=True)
+    assert out_file in set(tables["outcomes"]["file"])
+    return tables, studies
+
+
+def test_secondary_report_before_primary_changes_nothing_and_is_reported(shipped, records):
+    tables, studies = _inject_secondary(records)
+    injected = synthesize(tables, studies)
+    for name in ("deaths", "serious_adverse_events", "sle_remission"):
+        a, b = shipped["pooled"][name]["pooled"], injected["pooled"][name]["pooled"]
+        pd.testing.assert_frame_equal(a[["variant", "k", "n", "estimate", "ci_lb", "ci_ub"]],
+                                      b[["variant", "k", "n", "estimate", "ci_lb", "ci_ub"]])
+    pd.testing.assert_frame_equal(shipped["summaries"].drop(columns="notes"), injected["summaries"].drop(columns="notes"))
+    # the disagreement is reported: in evidence.csv (alternative not used) and in the discrepancy report
+    ev = injected["evidence"]
+    death = ev.loc[(ev["study"] == "deng2017") & (ev["quantity"] == "death: events") & (ev["group"] == "msc")]
+    assert death["source"].tolist() == ["D3"] and death["differs"].all() and "REV" in death["alternatives"].iloc[0]
+    disc = find_discrepancies(tables, studies, evidence=ev)
+    hit = disc.loc[(disc["study"] == "deng2017") & disc["record_a"].astype(str).str.cat(
+        disc["record_b"].astype(str)).str.contains(":1\\b")]
+    assert len(hit) >= 1
+
+
+# --------------------------------------------------------------------------------------------
+# rules in isolation
+
+
+def test_patients_with_event_counts_distinct_rows_and_never_overcounts():
+    rows = pd.DataFrame({"event": ["a", "b"], "n_patients": [1, 1], "distinct_patients": ["yes", "yes"]})
+    assert patients_with_event(rows)[0] == 2
+    rows["distinct_patients"] = ["", ""]
+    assert patients_with_event(rows)[0] == 1  # may be the same patient: a lower bound
+    rows = pd.DataFrame({"event": ["any serious event", "b"], "n_patients": [3, 1], "distinct_patients": ["", "yes"]})
+    assert patients_with_event(rows)[0] == 3
+
+
+def test_reviewer_pin_wins_and_shows(records, tmp_path):
+    pin = tmp_path / "wang2013a" / "selection.yaml"
+    pin.parent.mkdir()
+    pin.write_text("pins:\n  - {table: interventions, group: all, quantity: seq 1, source: EULAR2017, "
+                   "reason: the update describes every infusion}\n", encoding="utf-8")
+    pins = load_pins(tmp_path)
+    ev, sel = select_evidence(records.tables, records.studies, pins=pins)
+    row = ev.loc[(ev["study"] == "wang2013a") & (ev["table"] == "interventions") & (ev["quantity"] == "administration seq 1")]
+    assert row["source"].tolist() == ["EULAR2017"] and row["pinned"].all() and "pinned by reviewer" in row["rule"].iloc[0]
+    pin.write_text("pins:\n  - {table: outcomes, group: all, quantity: death, source: NOPE, reason: x}\n", encoding="utf-8")
+    with pytest.raises(SelectionError, match="matches no record row"):
+        select_evidence(records.tables, records.studies, pins=load_pins(tmp_path))
