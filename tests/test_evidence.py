@@ -45,6 +45,11 @@ def synthesize(tables: dict, studies: dict) -> dict:
             "summaries": summaries, "units": units}
 
 
+def main_rows(studies: pd.DataFrame) -> pd.DataFrame:
+    """An analysis' own study rows (not its controlled-contrast comparisons)."""
+    return studies.loc[studies["role"] == "main"] if "role" in studies else studies
+
+
 @pytest.fixture(scope="module")
 def shipped(records):
     return synthesize(records.tables, records.studies)
@@ -55,14 +60,14 @@ def shipped(records):
 
 
 def test_wang2013a_deaths_numerator_and_denominator_from_one_report(shipped):
-    data = shipped["pooled"]["deaths"]["studies"].set_index("study")
+    data = main_rows(shipped["pooled"]["deaths"]["studies"]).set_index("study")
     assert (data.at["wang2013a", "events1"], data.at["wang2013a", "n"]) == (13, 81)
     u = shipped["units"].set_index("study")
     assert (u.at["wang2013a", "death_events"], u.at["wang2013a", "death_n"]) in {(13, 81), (5, 87)}
 
 
 def test_deng2017_serious_events_two_of_twelve_everywhere(shipped, records):
-    data = shipped["pooled"]["serious_adverse_events"]["studies"].set_index("study")
+    data = main_rows(shipped["pooled"]["serious_adverse_events"]["studies"]).set_index("study")
     assert (data.at["deng2017", "events1"], data.at["deng2017", "n"]) == (2, 12)
     u = shipped["units"].set_index(["study", "group"])
     assert (u.at[("deng2017", "msc"), "sae_events"], u.at[("deng2017", "msc"), "sae_n"]) == (2, 12)
@@ -196,3 +201,29 @@ def test_reviewer_pin_wins_and_shows(records, tmp_path):
     pin.write_text("pins:\n  - {table: outcomes, group: all, quantity: death, source: NOPE, reason: x}\n", encoding="utf-8")
     with pytest.raises(SelectionError, match="matches no record row"):
         select_evidence(records.tables, records.studies, pins=load_pins(tmp_path))
+
+
+# --------------------------------------------------------------------------------------------
+# discrepancy report: like with like, and the missed ones
+
+
+def test_wong2021_discrepancies_compare_like_with_like(shipped, records):
+    from evsynth.describe.discrepancies import range_conflicts, summary_dose_conflicts
+
+    d = shipped["doses"]["doses"]
+    per_kg = summary_dose_conflicts(d, records.studies)
+    wong = per_kg.loc[per_kg["study"] == "wong2021"].set_index("group")
+    # P2's IV summary (1.2 x 10^6/kg) equals its IV administrations: no row (the hip injections are another route)
+    assert "P2" not in wong.index
+    # P1's IV summary is compared with the 4 IV administrations only, not the intranasal and lymph-node doses
+    assert wong.at["P1", "value_a"].endswith("(mean of 4)") and "intranasal" not in wong.at["P1", "note"]
+    ranges = range_conflicts(d, records.studies)
+    high = ranges.loc[(ranges["study"] == "wong2021") & ranges["quantity"].str.contains("high end")]
+    assert high["value_a"].tolist() == ["6.5"]
+    assert ranges.loc[ranges["quantity"].str.contains("low end") & (ranges["study"] == "wong2021")].empty  # 1.2 is P2's
+
+
+def test_discussion_statement_vs_patient_values(records):
+    disc = find_discrepancies(records.tables, records.studies)
+    hit = disc.loc[(disc["study"] == "wong2021") & (disc["kind"] == "statement_vs_patient")]
+    assert hit["group"].tolist() == ["P1"] and hit["value_b"].iloc[0] == "640 -> 80-160"

@@ -12,6 +12,8 @@ Checks (each a function returning rows with :data:`COLUMNS`):
   measure and statistic from another source, and reported when it matches none of them.
 - :func:`route_count_conflicts`: administrations counted by route vs a summary row's count ("IV ×3").
 - :func:`age_followup_conflicts`: age at follow-up minus age at MSC vs the recorded follow-up time.
+- :func:`claim_conflicts`: a statement about every patient of a case series (group ``all``, e.g. a
+  Discussion's "titers did not change": metric ``change``, value 0) vs the patients' own before/after values.
 - :func:`selection_conflicts`: each value the synthesis uses (``evidence.csv``) beside every report of
   the same quantity that it does not use and that gives another value.
 - :func:`summary_dose_conflicts` (per route) and :func:`range_conflicts`: a summary's per-kg dose or
@@ -240,6 +242,39 @@ def age_followup_conflicts(participants: pd.DataFrame, studies: dict, tolerance_
     return pd.DataFrame(rows, columns=COLUMNS).drop_duplicates()
 
 
+def claim_conflicts(outcomes: pd.DataFrame | None, studies: dict) -> pd.DataFrame:
+    """A no-change statement about all patients of an individual-level study vs each patient whose
+    recorded values of that measure changed (baseline vs any later value or range end)."""
+    if outcomes is None or outcomes.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    o = outcomes
+    metric = o["metric"].fillna("level").replace("", "level")
+    claims = o.loc[o["group"].eq("all") & metric.eq("change") & pd.to_numeric(o["value"], errors="coerce").eq(0)
+                   & o["study"].map(lambda s: (studies.get(s) or {}).get("level") == "individual")]
+    rows = []
+    for c in claims.to_dict("records"):
+        pts = o.loc[(o["study"] == c["study"]) & (o["measure"] == c["measure"]) & ~o["group"].isin(["all", "pooled"])
+                    & metric.eq("level")]
+        for patient, g in pts.groupby("group", sort=True):
+            base = g.loc[g["timepoint"] == "baseline"]
+            later = g.loc[g["timepoint"] != "baseline"]
+            if base.empty or later.empty:
+                continue
+            b = base.sort_values("line").iloc[0]
+            if later["value"].map(lambda v: _same(v, b["value"])).all():
+                continue
+            after = "-".join(_fmt(v) for v in later.sort_values("line")["value"])
+            rows.append({
+                "study": c["study"], "group": patient, "quantity": f"{c['measure']} change",
+                "timepoint": str(c["timepoint"]), "value_a": "no change (all patients)", "source_a": c["source"],
+                "record_a": _record(c), "value_b": f"{_fmt(b['value'])} -> {after}",
+                "source_b": later.sort_values("line")["source"].iloc[0],
+                "record_b": _record(later.sort_values("line").iloc[0]), "kind": "statement_vs_patient",
+                "note": f"'{c['quote']}' vs {patient}'s recorded values",
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
 def selection_conflicts(evidence: pd.DataFrame | None) -> pd.DataFrame:
     """One row per value used (``evidence.csv``) and each unused report of it that gives another value."""
     from evsynth.select.evidence import alternatives
@@ -270,6 +305,7 @@ def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: li
         repeated_values(tables, studies),
         route_count_conflicts(tables.get("interventions"), studies),
         age_followup_conflicts(tables.get("participants"), studies),
+        claim_conflicts(tables.get("outcomes"), studies),
         selection_conflicts(evidence),
         *extra,
     ]

@@ -295,7 +295,7 @@ def _single_patient_groups(doses: pd.DataFrame, participants: pd.DataFrame | Non
 
 
 #: Summary rows that are facts about administrations and never count as administrations themselves.
-FACT_SUMMARIES = ("median", "mean", "range", "regimen")
+FACT_SUMMARIES = ("median", "mean", "central", "range", "regimen")
 
 
 def cumulative_doses(doses: pd.DataFrame) -> pd.DataFrame:

@@ -330,7 +330,7 @@ class _Checker:
         for ln in frame.loc[per_admin & frame["count"].isna(), "line"]:
             self.error(rel, int(ln), "count", None,
                        "is empty; a summary row (no seq) must say how many administrations it stands for "
-                       "(or say in `summary` that it is a total, median, mean, range or regimen)")
+                       "(or say in `summary` that it is a total, median, mean, central value, range or regimen)")
         for ln, k in zip(frame.loc[~summary & kind.ne(""), "line"], kind[~summary & kind.ne("")]):
             self.error(rel, int(ln), "summary", k,
                        "is set on an administration row (seq given); `summary` describes a row without seq")

@@ -604,9 +604,12 @@ def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> 
     return rows
 
 
-def _unknown_seriousness(spec: dict) -> tuple[str, dict] | None:
+def _unknown_seriousness(spec: dict) -> tuple[str, dict | None] | None:
     """For an analysis of serious adverse events: how events of unknown seriousness are treated (a
     sentence for the main row) and the spec of the variant that counts them as serious; else None."""
+    if "death" in (spec["outcome"].get("measures") or []):
+        return ("every recorded death counts (serious by definition); adverse events of unknown seriousness are "
+                "not deaths and are listed in harms.csv"), None
     want = spec["outcome"].get("adverse_events") or {}
     serious = list(want.get("serious") or [])
     if not serious or "unknown" in serious:
@@ -685,7 +688,7 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
     unknown = _unknown_seriousness(spec)
     if unknown is not None:
         rows[0]["message"] = "; ".join(x for x in (rows[0]["message"], unknown[0]) if x)
-        if "unknown_as_serious" in spec.get("sensitivity", []):
+        if unknown[1] is not None and "unknown_as_serious" in spec.get("sensitivity", []):
             d2, _ = analysis_dataset(corpus, unknown[1], r=r, imputation=imputation)
             rows.append(_row(name, spec, d2, pool(d2, method, test, level, model), "all",
                              "seriousness unknown counted as serious"))
