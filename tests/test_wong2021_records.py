@@ -28,7 +28,8 @@ VALUE_COLS = {
     "adverse_events": ["n_patients", "n_events", "n_at_risk"],
     "cointerventions": [],
 }
-WORDS = {"no": 0, "none": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+WORDS = {"no": 0, "none": 0, "zero": 0, "not": 0,  # "not" as in provenance.NUMBER_WORDS: a stated absence or no change
+         "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 
 def ws(text: str) -> str:
