@@ -7,7 +7,9 @@ timepoint, the one row every summary, cumulative dose and analysis reads, why, a
 Keys (one selected row per key; the other rows of the key are its alternatives):
 
 * ``outcomes``: study, group, measure, metric, timepoint. All ``stat`` rows of the chosen report are kept
-  together (an ``events`` and its ``n`` from one report: numerator and denominator never mixed).
+  together (an ``events`` and its ``n`` from one report: numerator and denominator never mixed); a
+  statistic it lacks (e.g. the analysed n beside a table's mean and SD) comes from the next report that
+  gives it, except for ``cumulative_measures``.
 * ``adverse_events``: study, group, seriousness: every event row of the chosen report (patients with a
   serious event in an arm are counted from one report; another report's differently named events are its
   alternatives, listed but not added).
@@ -257,6 +259,14 @@ def _select_rowwise(name: str, frame: pd.DataFrame, studies: dict, preference: l
     for key, g in f.groupby(KEYS[name], sort=True):
         best = g.iloc[0]
         chosen = g.loc[g["source"].map(_text) == _text(best["source"])]
+        filled = pd.Index([])
+        if name == "outcomes" and best["measure"] not in cumulative:
+            # a statistic the preferred report lacks (e.g. its n) from the next report that gives it;
+            # never for cumulative measures, whose numerator and denominator come from one report
+            rest = g.loc[~g.index.isin(chosen.index) & ~g["stat"].isin(set(chosen["stat"]))]
+            extra = rest.drop_duplicates("stat")
+            filled = extra.index
+            chosen = pd.concat([chosen, extra])
         if name not in ("outcomes", "adverse_events") and not (
                 name == "interventions" and str(best["administration"]).startswith("summary")):
             chosen = chosen.iloc[:1]  # one row per administration, event, therapy (a summary's facts stay together)
@@ -265,8 +275,10 @@ def _select_rowwise(name: str, frame: pd.DataFrame, studies: dict, preference: l
         n_sources = g["source"].map(_text).nunique()
         is_cum = name == "outcomes" and best["measure"] in cumulative
         rule = _rule(best, preference, n_sources, is_cum)
-        for r in chosen.to_dict("records"):
+        for idx, r in zip(chosen.index, chosen.to_dict("records")):
             row = pd.Series(r)
+            rule_r = rule if idx not in filled else (
+                f"{rule}; {r['stat']} not in the preferred report ({best['source']}): from {r['source']}")
             same = others
             if name == "outcomes":
                 same = others.loc[others["stat"] == r["stat"]]
@@ -277,7 +289,7 @@ def _select_rowwise(name: str, frame: pd.DataFrame, studies: dict, preference: l
             evidence.append({
                 "study": r["study"], "table": name, "group": r["group"], "quantity": _quantity(name, row),
                 "timepoint": _text(r.get("timepoint")), "value": value, "source": r["source"],
-                "source_kind": r["source_kind"], "file": r["file"], "line": r["line"], "rule": rule,
+                "source_kind": r["source_kind"], "file": r["file"], "line": r["line"], "rule": rule_r,
                 "pinned": bool(r["_pinned"]), "alternatives": alts,
                 "differs": any(v != value for v in values),
             })
