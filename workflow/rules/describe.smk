@@ -122,6 +122,9 @@ rule tabulate_harms:
         ),
         md="results/tables/harms.md",
         xlsx="results/tables/harms.xlsx",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/tabulate_harms.log",
     conda:

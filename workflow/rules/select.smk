@@ -18,6 +18,9 @@ rule select_evidence:
     params:
         preference=config["evidence"]["source_preference"],
         cumulative_measures=config["evidence"]["cumulative_measures"],
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/select_evidence.log",
     conda:
