@@ -95,8 +95,8 @@ def test_all_errors_reported_at_once(corpus):
     errs = errors_of(corpus)
     assert any("column timepoint: 'someday' is not a timepoint" in e for e in errs)
     assert any("column group: 'Patient1' must be a patient id" in e for e in errs)
-    assert any("study.yaml, column design: 'case_reprot' is not a known design; did you mean 'case_report'?" in e
-               for e in errs)
+    assert any("study.yaml, line 4, key design: 'case_reprot' is not a known design; did you mean 'case_report'?"
+               in e for e in errs)
 
 
 def test_missing_study_yaml_and_unknown_column(corpus):
@@ -105,8 +105,9 @@ def test_missing_study_yaml_and_unknown_column(corpus):
     (corpus / "other2021" / "study.yaml").write_text("id: wrong2021\n")
     errs = errors_of(corpus)
     assert any("demo2020: study.yaml is missing" in e for e in errs)
-    assert any("other2021/study.yaml, column id: 'wrong2021' must equal the folder name 'other2021'" in e for e in errs)
-    assert any("'citation' is a required property" in e for e in errs)
+    assert any("other2021/study.yaml, line 1, key id: 'wrong2021' must equal the folder name 'other2021'" in e
+               for e in errs)
+    assert any("other2021/study.yaml, line 1, key citation: is required but missing" in e for e in errs)
 
 
 def test_bad_yaml_and_overlong_row(corpus):

@@ -19,6 +19,7 @@ check_analyses(config, set(load_vocabulary(config["vocabulary_dir"]).measures))
 
 ANALYSES = sorted(config.get("analyses") or {})
 MULTIVERSE = (config.get("multiverse") or {}).get("analyses", [])
+APPRAISAL_TOOLS = "resources/appraisal/tools.yaml"
 BIAS_TOOLS = ["murad", "jbi_case_series", "jbi_case_report", "rob2", "robins_i"]
 
 
@@ -47,6 +48,7 @@ def get_record_files():
         files += sorted(
             str(p) for p in Path(config["sources_dir"]).glob("*") if p.is_file()
         )
+    files.append(APPRAISAL_TOOLS)
     return files
 
 
@@ -55,6 +57,7 @@ def get_record_dirs():
     return {
         "studies": config["studies_dir"],
         "vocabulary": config["vocabulary_dir"],
+        "tools": APPRAISAL_TOOLS,
         "sources": (
             config["sources_dir"]
             if config["provenance"]["check_quotes_in_sources"]

@@ -97,6 +97,8 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import yaml
 
+from evsynth.common.inputs import InputError
+
 __all__ = [
     "COLUMNS",
     "load_tools",
@@ -1056,7 +1058,7 @@ def _override_entries(overrides: Mapping, studies: list[str]) -> list[tuple[str,
         if not doc:
             continue
         if doc.get("study") and str(doc["study"]) != str(sid):
-            raise ValueError(f"appraisal.yaml of {sid} says study {doc['study']!r}")
+            raise InputError(f"appraisal.yaml of {sid} says study {doc['study']!r}")
         path = doc.get("_file") or f"resources/studies/{sid}/appraisal.yaml"
         for entry in doc.get("judgements") or []:
             out.append((str(sid), entry, path))
@@ -1087,7 +1089,7 @@ def apply_overrides(checklist: pd.DataFrame, overrides: Mapping, tools: dict | N
         j = _s(j).lower() if not isinstance(j, bool) else ("yes" if j else "no")
         rationale = " ".join(_s(entry.get("rationale")).split())
         if not rationale:
-            raise ValueError(f"{path}: {tool} {item}: a reviewer judgement needs a rationale")
+            raise InputError(f"{path}: {tool} {item}: a reviewer judgement needs a rationale")
         ev = f"{path} ({tool} {item}, reviewer"
         ev += f"; source {entry['source']}" if entry.get("source") else ""
         ev += f': "{entry["quote"]}")' if entry.get("quote") else ")"
@@ -1096,9 +1098,9 @@ def apply_overrides(checklist: pd.DataFrame, overrides: Mapping, tools: dict | N
             if tools is not None:
                 allowed = _overall_scale(tools, tool)
                 if j not in allowed:
-                    raise ValueError(f"{path}: {tool} overall {j!r} not in {allowed}")
+                    raise InputError(f"{path}: {tool} overall {j!r} not in {allowed}")
             if not ((out["study"] == sid) & (out["tool"] == tool)).any():
-                raise ValueError(f"{path}: tool {tool!r} is not applied to {sid}")
+                raise InputError(f"{path}: tool {tool!r} is not applied to {sid}")
             row = {c: "" for c in COLUMNS}
             row.update(study=sid, tool=tool, domain=OVERALL_ITEM, item=OVERALL_ITEM, question=OVERALL_QUESTION,
                        judgement=j, source="reviewer", rationale=rationale, evidence=ev)
@@ -1106,13 +1108,13 @@ def apply_overrides(checklist: pd.DataFrame, overrides: Mapping, tools: dict | N
             continue
         if not mask.any():
             known = sorted(set(out.loc[out["study"] == sid, "tool"] + " " + out.loc[out["study"] == sid, "item"]))
-            raise ValueError(f"{path}: no checklist item {tool} {item} for {sid} (items: {', '.join(known)})")
+            raise InputError(f"{path}: no checklist item {tool} {item} for {sid} (items: {', '.join(known)})")
         if tools is not None and j not in tools["tools"][tool]["judgements"]:
-            raise ValueError(f"{path}: {tool} {item}: {j!r} not in {tools['tools'][tool]['judgements']}")
+            raise InputError(f"{path}: {tool} {item}: {j!r} not in {tools['tools'][tool]['judgements']}")
         idx = out.index[mask][0]
         derived, derived_why, derived_ev = out.at[idx, "judgement"], out.at[idx, "rationale"], out.at[idx, "evidence"]
         if out.at[idx, "source"] == "reviewer":
-            raise ValueError(f"{path}: two reviewer judgements for {sid} {tool} {item}")
+            raise InputError(f"{path}: two reviewer judgements for {sid} {tool} {item}")
         out.at[idx, "judgement"] = j
         out.at[idx, "source"] = "reviewer"
         out.at[idx, "rationale"] = rationale

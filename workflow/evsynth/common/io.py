@@ -71,9 +71,10 @@ def step(log_path: str):
     Messages go to the log and to the terminal, so the curator sees which file, line and column to fix.
     """
     from evsynth.common.config import ConfigError
+    from evsynth.common.inputs import InputError
     from evsynth.ingest.records import RecordValidationError
 
-    known: tuple[type[BaseException], ...] = (RecordValidationError, ConfigError)
+    known: tuple[type[BaseException], ...] = (RecordValidationError, ConfigError, InputError)
     try:
         from evsynth.harmonize.tables import HarmonizeError  # noqa: PLC0415 (present once harmonization exists)
 

@@ -16,7 +16,7 @@ def build_ledger(parts: list[pd.DataFrame]) -> pd.DataFrame:
     frame = pd.concat([p[["study", "file", "line", "status", "reason"]] for p in parts], ignore_index=True)
     frame["rank"] = frame["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER))
     frame = frame.sort_values(["study", "file", "line", "rank"], kind="stable")
-    grouped = frame.groupby(["study", "file", "line"], sort=True)
+    grouped = frame.groupby(["study", "file", "line"], sort=True, dropna=False)
     out = grouped.agg(
         status=("status", "last"),
         reason=("reason", lambda r: " | ".join(dict.fromkeys(str(x) for x in r if str(x) != "nan"))),

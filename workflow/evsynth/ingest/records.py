@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pandas as pd
 import yaml
 
-from evsynth.ingest import provenance as provenance
+from evsynth.common import inputs
+from evsynth.ingest import crosscheck, provenance
 from evsynth.common.vocabulary import Vocabulary, load_vocabulary, unknown_message
 
 TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointerventions")
@@ -38,6 +39,8 @@ VALIDATED = "validated: schema, vocabulary, number in quote, quote in source"
 # not the publication's words: its rows validate like any other, and the ledger says what they are.
 CURATOR_NOTE = "curator_note"
 CURATOR_NOTE_REASON = "curator's paraphrase, not the source's words"
+PROVENANCE_REQUIRED = ("every row needs its source and quote (a value the curator derived cites a source of kind "
+                       "curator_note: resources/README.md)")
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class RecordError:
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.column:
-            where.append(f"column {self.column}")
+            where.append(f"{'key' if self.file.endswith(('.yaml', '.yml')) else 'column'} {self.column}")
         shown = "" if self.value is None or self.value == "" else f"'{self.value}' "
         return f"{', '.join(where)}: {shown}{self.expected}"
 
@@ -80,6 +83,7 @@ class Records:
     studies: dict[str, dict]
     tables: dict[str, pd.DataFrame]
     ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)  # files under the studies folder that were not read
 
     def study_table(self) -> pd.DataFrame:
         """One row per study with its identity and design."""
@@ -110,16 +114,18 @@ def _relative(path: Path, root: Path | None) -> str:
 
 def read_csv_with_lines(path: Path) -> tuple[list[str], pd.DataFrame]:
     """Read a CSV as strings, adding ``line``: the physical line on which each row starts."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        rows, lines = [], []
+    text, problem = inputs.read_text(path)
+    if problem is not None:
+        raise inputs.InputError(problem.expected, problem)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    rows, lines = [], []
+    start = reader.line_num + 1
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            rows.append(row)
+            lines.append(start)
         start = reader.line_num + 1
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                rows.append(row)
-                lines.append(start)
-            start = reader.line_num + 1
     header = [h.strip() for h in header]
     width = len(header)
     fixed = [(r + [""] * width)[:width] if len(r) <= width else r for r in rows]
@@ -132,19 +138,31 @@ def read_csv_with_lines(path: Path) -> tuple[list[str], pd.DataFrame]:
 class _Checker:
     """Collects errors while checking one corpus."""
 
-    def __init__(self, vocab: Vocabulary, sources_dir: Path | None, root: Path | None, schema_dir: Path):
+    def __init__(self, vocab: Vocabulary, sources_dir: Path | None, root: Path | None, schema_dir: Path,
+                 tools: dict | None = None):
         self.vocab = vocab
+        self.tools = tools
         self.sources_dir = sources_dir
         self.root = root
         self.schema_dir = schema_dir
         self.errors: list[RecordError] = []
         # (file, line) of table rows whose quote could not be checked -> why (the ledger says so)
         self.unchecked: dict[tuple[str, int], str] = {}
+        self.warnings: list[tuple[str, str]] = []
         self.study_schema = load_schema("study", schema_dir)
         self.table_schemas = {t: load_schema(t, schema_dir) for t in TABLES}
 
     def error(self, file: str, line, column, value, expected: str) -> None:
         self.errors.append(RecordError(file, line, column, value, expected))
+
+    def warn(self, file: str, why: str) -> None:
+        """A file under the studies folder that is not read (listed in the ledger and on the terminal)."""
+        self.warnings.append((file, why))
+
+    def add_problems(self, problems) -> None:
+        """Problems found by :mod:`evsynth.common.inputs` (YAML, encodings) as record errors."""
+        for p in problems:
+            self.error(p.file, p.line, p.key, p.value, p.expected)
 
     # -- study.yaml -------------------------------------------------------------------------
     def check_study(self, folder: Path) -> dict | None:
@@ -153,42 +171,93 @@ class _Checker:
         if not path.exists():
             self.error(_relative(folder, self.root), None, None, None, "study.yaml is missing (it is required)")
             return None
-        try:
-            study = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            self.error(rel, mark.line + 1 if mark else None, None, None, f"is not valid YAML: {exc}")
+        text, problem = inputs.read_text(path, rel)
+        if problem is not None:
+            self.add_problems([problem])
+            return None
+        doc = inputs.parse_yaml(text, rel)
+        self.add_problems(doc.problems)
+        study = doc.data
+        if doc.problems and study is None:
             return None
         if not isinstance(study, dict):
             self.error(rel, None, None, None, "must be a YAML mapping of keys to values")
             return None
-        validator = jsonschema.Draft202012Validator(self.study_schema)
-        for err in sorted(validator.iter_errors(study), key=lambda e: list(e.absolute_path)):
-            key = ".".join(str(p) for p in err.absolute_path) or None
-            value = err.instance if not isinstance(err.instance, (dict, list)) else None
-            self.error(rel, None, key, value, err.message)
+        line = doc.line_of
+        for p in inputs.schema_problems(study, self.study_schema, rel, line):
+            self.add_problems([p])
         if study.get("id") != folder.name:
-            self.error(rel, None, "id", study.get("id"), f"must equal the folder name '{folder.name}'")
+            self.error(rel, line("id"), "id", study.get("id"), f"must equal the folder name '{folder.name}'")
         for key, kind in (("design", "design"), ("population", "population"), ("level", "level")):
             if isinstance(study.get(key), str) and not self.vocab.is_known(kind, study[key]):
-                self.error(rel, None, key, study[key], self.vocab.unknown_term_message(kind, study[key]))
-        for cond in study.get("conditions") or []:
+                self.error(rel, line(key), key, study[key], self.vocab.unknown_term_message(kind, study[key]))
+        for i, cond in enumerate(study.get("conditions") or []):
             if not self.vocab.is_known("condition", str(cond)):
-                self.error(rel, None, "conditions", cond, self.vocab.unknown_term_message("condition", str(cond)))
+                self.error(rel, line("conditions", i), "conditions", cond,
+                           self.vocab.unknown_term_message("condition", str(cond)))
         for skey, src in (study.get("sources") or {}).items():
             if not isinstance(src, dict):
                 continue
             if isinstance(src.get("kind"), str) and not self.vocab.is_known("source_kind", src["kind"]):
-                self.error(rel, None, f"sources.{skey}.kind", src["kind"],
+                self.error(rel, line("sources", skey, "kind"), f"sources.{skey}.kind", src["kind"],
                            self.vocab.unknown_term_message("source_kind", src["kind"]))
             if self.sources_dir is not None and isinstance(src.get("file"), str):
                 if not (self.sources_dir / src["file"]).is_file():
-                    self.error(rel, None, f"sources.{skey}.file", src["file"],
+                    self.error(rel, line("sources", skey, "file"), f"sources.{skey}.file", src["file"],
                                f"is not a file in the sources folder {self.sources_dir}")
         for fact, entry in (study.get("appraisal") or {}).items():
             if isinstance(entry, dict) and entry.get("quote"):
-                self.check_quote(rel, None, f"appraisal.{fact}.quote", entry.get("source"), entry["quote"], study)
+                self.check_quote(rel, line("appraisal", fact, "quote"), f"appraisal.{fact}.quote", entry.get("source"),
+                                 entry["quote"], study)
         return study
+
+    # -- reviewer / override files ------------------------------------------------------------
+    def check_override(self, folder: Path, name: str, schema: str, study: dict) -> None:
+        """A reviewer file of the study folder against its schema; appraisal.yaml also against tools.yaml."""
+        path = folder / name
+        rel = _relative(path, self.root)
+        doc = inputs.load_yaml(path, schema=self.schema_dir / f"{schema}.schema.yaml", shown=rel)
+        self.add_problems(doc.problems)
+        data = doc.data
+        if not isinstance(data, dict):
+            if data is None and not doc.problems:
+                self.error(rel, None, None, None, "is empty; delete it or give its entries")
+            return
+        if data.get("study") is not None and str(data["study"]) != folder.name:
+            self.error(rel, doc.line_of("study"), "study", data["study"], f"must equal the folder name '{folder.name}'")
+        if name != "appraisal.yaml":
+            return
+        entries = data.get("judgements") if isinstance(data.get("judgements"), list) else []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or "tool" not in entry or "item" not in entry:
+                continue  # reported by the schema
+            where = lambda *k: doc.line_of("judgements", i, *k)  # noqa: E731
+            key = f"judgements.{i}"
+            tool, item = str(entry["tool"]), str(entry["item"])
+            judgement = entry.get("judgement")
+            if isinstance(judgement, bool):
+                judgement = "yes" if judgement else "no"
+            if self.tools is not None:
+                tools = self.tools.get("tools") or {}
+                if tool not in tools:
+                    self.error(rel, where("tool"), f"{key}.tool", tool, unknown_message("tool", tool, sorted(tools)))
+                else:
+                    items = [str(it["id"]) for it in tools[tool].get("items") or []] + ["overall"]
+                    if item not in items:
+                        self.error(rel, where("item"), f"{key}.item", item, unknown_message(f"item of {tool}", item, items))
+                    scale = list(tools[tool].get("judgements") or [])
+                    if item == "overall":
+                        scale = sorted(set(scale) | {"low", "some concerns", "high"})
+                    if judgement is not None and str(judgement).lower() not in scale:
+                        self.error(rel, where("judgement"), f"{key}.judgement", judgement,
+                                   unknown_message(f"judgement of {tool}", str(judgement), scale))
+            if entry.get("source") is not None or entry.get("quote"):
+                if entry.get("quote"):
+                    self.check_quote(rel, where("quote"), f"{key}.quote", entry.get("source"), entry["quote"], study)
+                elif entry.get("source") not in (study.get("sources") or {}):
+                    self.error(rel, where("source"), f"{key}.source", entry.get("source"),
+                               unknown_message("source key of study.yaml", entry.get("source"),
+                                               sorted(study.get("sources") or {})))
 
     # -- provenance ---------------------------------------------------------------------------
     def check_quote(self, rel: str, line, column: str, source_key, quote: str, study: dict) -> None:
@@ -218,8 +287,12 @@ class _Checker:
         props = schema["properties"]
         try:
             header, frame = read_csv_with_lines(path)
-        except (UnicodeDecodeError, csv.Error) as exc:
-            self.error(rel, None, None, None, f"cannot be read as UTF-8 CSV: {exc}")
+        except inputs.InputError as exc:
+            problem = exc.args[1]
+            self.error(rel, problem.line, None, None, problem.expected)
+            return None
+        except csv.Error as exc:
+            self.error(rel, None, None, None, f"cannot be read as CSV: {exc}")
             return None
         for ln, width in frame.attrs.get("overlong", []):
             self.error(rel, ln, None, None, f"has {width} cells but the header has {len(header)} columns")
@@ -245,8 +318,9 @@ class _Checker:
             values = frame[col].astype(str)
             empty = values.eq("")
             if col in required:
+                why = PROVENANCE_REQUIRED if col in ("source", "quote") else f"'{col}' is required"
                 for ln in lines[empty.to_numpy()]:
-                    self.error(rel, int(ln), col, None, f"is empty; '{col}' is required")
+                    self.error(rel, int(ln), col, None, f"is empty; {why}")
             kind = spec.get("type")
             if kind in ("number", "integer"):
                 numeric = pd.to_numeric(values.where(~empty), errors="coerce")
@@ -370,12 +444,60 @@ def study_folders(studies_dir: str | Path) -> list[Path]:
     return sorted(p for p in studies_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+# Files a study folder may hold, besides the tables: file name -> schema (workflow/schemas/<schema>.schema.yaml).
+# A reviewer/override file another stage reads belongs here, so that it is validated with the records (file,
+# line and key in every error) and a misspelt name is an error instead of a file nobody reads.
+OVERRIDE_FILES = {"appraisal.yaml": "appraisal"}
+STUDY_FILES = ("study.yaml", *OVERRIDE_FILES, *(f"{t}.csv" for t in TABLES))
+_DATA_SUFFIXES = (".csv", ".yaml", ".yml", ".tsv", ".xlsx", ".json")
+
+
+def survey_files(studies_dir: Path, folders: list[Path], checker: "_Checker") -> None:
+    """Name every entry under the studies folder that is not read: errors for what may hold data, warnings else."""
+    rel = lambda p: _relative(p, checker.root)  # noqa: E731
+    top = [] if folders == [studies_dir] else sorted(studies_dir.iterdir())
+    for entry in top:
+        if entry.name.startswith("."):
+            if entry.is_dir():
+                checker.error(rel(entry), None, None, None,
+                              "is a hidden folder (its name starts with a dot) and would not be read; rename it to "
+                              "its study id, or move it out of the studies folder")
+            else:
+                checker.warn(rel(entry), "hidden file, not read")
+        elif not entry.is_dir():
+            if entry.suffix.lower() in _DATA_SUFFIXES:
+                checker.error(rel(entry), None, None, None,
+                              "is a file where study folders are expected (resources/studies/<study_id>/"
+                              f"{entry.name}?); records are read only from study folders")
+            else:
+                checker.warn(rel(entry), "not a study folder, not read")
+    for folder in folders:
+        for entry in sorted(folder.iterdir()):
+            if entry.name in STUDY_FILES and (entry.is_file() or entry.is_symlink()):
+                continue
+            if entry.name.startswith(".") and not entry.is_dir():
+                checker.warn(rel(entry), "hidden file, not read")
+            elif entry.is_dir():
+                checker.error(rel(entry), None, None, None,
+                              "is a folder inside a study folder; a study folder holds only "
+                              f"{', '.join(STUDY_FILES)}")
+            elif entry.name in STUDY_FILES:
+                checker.error(rel(entry), None, None, None, "cannot be read (not a regular file)")
+            elif entry.suffix.lower() in _DATA_SUFFIXES or entry.name.lower() in {f.lower() for f in STUDY_FILES}:
+                checker.error(rel(entry), None, None, entry.name,
+                              unknown_message("file of a study folder", entry.name, list(STUDY_FILES))
+                              + "; it would not be read")
+            else:
+                checker.warn(rel(entry), "not a record file, not read")
+
+
 def load_records(
     studies_dir: str | Path,
     vocabulary_dir: str | Path | None = None,
     sources_dir: str | Path | None = None,
     root: str | Path | None = None,
     schema_dir: str | Path | None = None,
+    tools_path: str | Path | None = None,
 ) -> Records:
     """Read and validate every study under ``studies_dir``.
 
@@ -389,21 +511,32 @@ def load_records(
     """
     root = Path(root) if root is not None else Path.cwd()
     vocab = load_vocabulary(vocabulary_dir or VOCABULARY_DIR)
-    checker = _Checker(vocab, Path(sources_dir) if sources_dir else None, root, Path(schema_dir or SCHEMA_DIR))
+    tools_path = Path(tools_path) if tools_path is not None else Path("resources") / "appraisal" / "tools.yaml"
+    tools = yaml.safe_load(tools_path.read_text(encoding="utf-8")) if tools_path.is_file() else None
+    checker = _Checker(vocab, Path(sources_dir) if sources_dir else None, root, Path(schema_dir or SCHEMA_DIR), tools)
     studies: dict[str, dict] = {}
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     folders = study_folders(studies_dir)
     if not folders:
         checker.error(str(studies_dir), None, None, None, "is not a folder holding study folders")
+    else:
+        survey_files(Path(studies_dir), folders, checker)
     for folder in folders:
         study = checker.check_study(folder)
         if study is None:
             continue
         studies[folder.name] = study
+        frames = {}
         for table in TABLES:
             frame = checker.check_table(folder, table, study)
+            frames[table] = frame
             if frame is not None:
                 parts[table].append(frame)
+        crosscheck.check_study(folder.name, study, frames, checker.error,
+                               _relative(folder / "participants.csv", checker.root))
+        for name, schema in OVERRIDE_FILES.items():
+            if (folder / name).exists() or (folder / name).is_symlink():
+                checker.check_override(folder, name, schema, study)
     if checker.errors:
         raise RecordValidationError(checker.errors)
     tables = {}
@@ -423,7 +556,29 @@ def load_records(
                     if isinstance(src, dict) and src.get("kind") == CURATOR_NOTE}
     curator = [(s, k) in curator_keys for s, k in zip(ledger["study"], ledger["source"])]
     ledger.loc[curator, "reason"] = ledger.loc[curator, "reason"] + "; " + CURATOR_NOTE_REASON
-    return Records(studies=studies, tables=tables, ledger=ledger.drop(columns="source"))
+    ledger = ledger.drop(columns="source")
+    if checker.warnings:
+        ledger = pd.concat([ledger, _unread_files(checker)], ignore_index=True)
+    return Records(studies=studies, tables=tables, ledger=ledger,
+                   warnings=[f"{file}: {why}" for file, why in checker.warnings])
+
+
+def _unread_files(checker: _Checker) -> pd.DataFrame:
+    """Ledger rows (line 0: the whole file) for the files under the studies folder that were not read."""
+    rows = []
+    for file, why in checker.warnings:
+        parts = Path(file).parts
+        study = parts[-2] if len(parts) >= 2 and not parts[-2].startswith(".") and parts[-2] != "studies" else ""
+        rows.append({"study": study, "file": file, "line": 0, "status": "excluded", "reason": why})
+    return pd.DataFrame(rows, columns=["study", "file", "line", "status", "reason"])
+
+
+def report_warnings(records: Records) -> None:
+    """Name the files under the studies folder that were not read (also ledger rows), on stderr and the terminal."""
+    for warning in records.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+        if sys.stderr is not sys.__stderr__:
+            print(f"warning: {warning}", file=sys.__stderr__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -445,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     except RecordValidationError as exc:
         print(exc, file=sys.stderr)
         return 1
+    report_warnings(records)
     counts = {t: len(f) for t, f in records.tables.items()}
     print(f"ok: {len(records.studies)} stud{'y' if len(records.studies) == 1 else 'ies'}; rows: {counts}")
     return 0
