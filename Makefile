@@ -18,8 +18,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
+# After an interrupted run, the same command recovers: a lock no running Snakemake holds is removed
+# (evsynth.common.runlock) and --rerun-incomplete remakes what the killed job left half-written.
 results: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES) $(ARGS)
+	$(BIN)/python -m evsynth.common.runlock .
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(ARGS)
 	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
 
 test: $(BIN)/.installed

@@ -1,21 +1,27 @@
 # All workflow Python lives here: config validation, input functions, wildcard constraints.
+import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from evsynth.common.config import (
+    ConfigError,
+    ConfigLocator,
     analysis_spec,
-    check_analyses,
-    check_config,
-    coerce_cli_values,
+    check_run_config,
 )
-from evsynth.common.vocabulary import load_vocabulary
 
 
-coerce_cli_values(config)
-validate(config, "../schemas/config.schema.yaml")
-check_config(config)
-check_analyses(config, set(load_vocabulary(config["vocabulary_dir"]).measures))
+# A config problem names config/config.yaml (or --configfile/--config), line, key, value and allowed values.
+try:
+    check_run_config(
+        config,
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        ConfigLocator(
+            [*workflow.configfiles, *workflow.overwrite_configfiles],
+            workflow.config_settings.config,
+        ),
+    )
+except ConfigError as exc:
+    sys.exit(f"error: {exc}")
 
 ANALYSES = sorted(config.get("analyses") or {})
 MULTIVERSE = (config.get("multiverse") or {}).get("analyses", [])

@@ -1276,8 +1276,9 @@ def checklist_markdown(checklist: pd.DataFrame, tools: dict | None = None) -> st
 
 def write_checklist(checklist: pd.DataFrame, csv_path: str | Path, md_path: str | Path | None = None,
                     tools: dict | None = None) -> None:
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    checklist[COLUMNS].to_csv(csv_path, index=False, lineterminator="\n")
+    from evsynth.common.io import write_csv
+
+    write_csv(checklist[COLUMNS], csv_path)
     if md_path:
         Path(md_path).parent.mkdir(parents=True, exist_ok=True)
         Path(md_path).write_text(checklist_markdown(checklist, tools), encoding="utf-8")

@@ -187,20 +187,26 @@ def _allowed_text(allowed) -> str:
     return f"(allowed: {listing})"
 
 
-def schema_problems(data, schema: dict, shown: str, line_of=None, prefix: tuple = ()) -> list[Problem]:
-    """Every violation of ``schema`` by ``data`` as a :class:`Problem` with line, key path, value and hint."""
-    line_of = line_of or (lambda *path: None)
+def schema_problems(data, schema: dict, shown: str, line_of=None, prefix: tuple = (), locate=None) -> list[Problem]:
+    """Every violation of ``schema`` by ``data`` as a :class:`Problem` with line, key path, value and hint.
+
+    ``line_of(*path)`` gives a key's line; or ``locate(path) -> (file, line)`` when the keys of ``data`` come
+    from several files (a config merged from config files and ``--config``).
+    """
+    if locate is None:
+        line_of = line_of or (lambda *path: None)
+        locate = lambda path: (shown, line_of(*path))  # noqa: E731
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
-        problems.extend(_explain(err, shown, line_of, prefix))
+        problems.extend(_explain(err, locate, prefix))
     return problems
 
 
-def _explain(err: jsonschema.ValidationError, shown: str, line_of, prefix: tuple) -> list[Problem]:
+def _explain(err: jsonschema.ValidationError, locate, prefix: tuple) -> list[Problem]:
     path = tuple(err.absolute_path)
     key = _dotted(prefix + path) or None
-    line = line_of(*path)
+    shown, line = locate(path)
     value = err.instance if not isinstance(err.instance, (dict, list)) else None
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = sorted((err.schema.get("properties") or {}))
@@ -208,7 +214,7 @@ def _explain(err: jsonschema.ValidationError, shown: str, line_of, prefix: tuple
         out = []
         for extra in extras:
             hint = closest(extra, allowed)
-            out.append(Problem(shown, line_of(*path, extra), _dotted(prefix + path + (extra,)), None,
+            out.append(Problem(*locate(path + (extra,)), _dotted(prefix + path + (extra,)), None,
                                f"is not a known key{f'; did you mean {hint!r}?' if hint else ''} "
                                f"{_allowed_text(allowed)}"))
         return out
@@ -226,6 +232,12 @@ def _explain(err: jsonschema.ValidationError, shown: str, line_of, prefix: tuple
         article = "an" if str(wanted)[0] in "aeiou" else "a"
         shown_value = value if value is not None else type(err.instance).__name__
         return [Problem(shown, line, key, shown_value, f"must be {article} {wanted}")]
+    bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+              "exclusiveMaximum": "less than"}
+    if err.validator in bounds:
+        return [Problem(shown, line, key, value, f"must be {bounds[err.validator]} {err.validator_value}")]
+    if err.validator == "pattern":
+        return [Problem(shown, line, key, value, f"must match the pattern {err.validator_value}")]
     return [Problem(shown, line, key, value, err.message)]
 
 

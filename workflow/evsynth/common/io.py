@@ -6,7 +6,9 @@ endings plus a Markdown rendering, so the same inputs give byte-identical files.
 
 from __future__ import annotations
 
+import errno
 import json
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +18,35 @@ import pandas as pd
 from evsynth.ingest.records import TABLES, Records
 
 
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would execute get a leading apostrophe (as the workbooks do for '=').
+
+    Only text is touched: numbers (float columns, and text that is a plain number such as '-0.51') stay as
+    they are, so tables without such text are byte-identical. Quotes and notes come from sources a curator
+    pasted; a cell such as ``=HYPERLINK(...)`` or ``@SUM(...)`` must not run when a reviewer opens the table.
+    """
+    out = None
+    for col in frame.columns:
+        if frame[col].dtype != object:
+            continue
+        values = frame[col]
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)
+                           and not _PLAIN_NUMBER.match(v))
+        if risky.any():
+            out = frame.copy() if out is None else out
+            out[col] = values.where(~risky, "'" + values.astype(str))
+    return frame if out is None else out
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a result table as UTF-8 CSV without the index."""
+    """Write a result table as UTF-8 CSV without the index (formula-like text neutralized)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n")
+    neutralize_formulas(frame).to_csv(path, index=False, lineterminator="\n")
 
 
 def _cell(value) -> str:
@@ -64,6 +91,35 @@ def load_saved_records(table_paths: list[str], studies_path: str) -> Records:
     return Records(studies=studies, tables=tables)
 
 
+_WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR,
+                 errno.EISDIR, errno.EEXIST}
+
+
+def _exit_on_write_fault(exc: OSError, log) -> None:
+    """A full disk or an unwritable results folder: one clear line (log and terminal), exit 1; else return."""
+    text = str(exc)
+    if exc.errno not in _WRITE_FAULTS and "No space left on device" not in text:
+        return
+    where = exc.filename or "the results"
+    why = exc.strerror or text
+    message = (f"error: cannot write {where}: {why}. Free disk space or make the folder writable, then rerun the "
+               "same command (finished steps are kept).")
+    _say(message, log)
+    sys.exit(1)
+
+
+def _say(message: str, log) -> None:
+    """Print to the step's log (when it can still be written) and to the terminal."""
+    for stream in (log, sys.__stderr__):
+        if stream is None:
+            continue
+        try:
+            print(message, file=stream)
+            stream.flush()
+        except OSError:
+            pass
+
+
 @contextmanager
 def step(log_path: str):
     """Run a workflow step: log to ``log_path``; a known data error exits 1 with its message, no traceback.
@@ -81,21 +137,30 @@ def step(log_path: str):
         known = (*known, HarmonizeError)
     except ImportError:
         pass
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as log:
-        sys.stderr = log
-        try:
-            yield
-        except known as exc:
-            print(f"error: {exc}", file=log)
-            print(f"error: {exc}", file=sys.__stderr__)
-            log.flush()
-            sys.exit(1)
-        except Exception:  # a bug, not a data problem: keep the traceback in the log too
-            import traceback
+    try:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        _exit_on_write_fault(exc, None)
+        raise
+    sys.stderr = log
+    try:
+        yield
+    except known as exc:
+        _say(f"error: {exc}", log)
+        sys.exit(1)
+    except OSError as exc:
+        _exit_on_write_fault(exc, log)
+        raise
+    except Exception:  # a bug, not a data problem: keep the traceback in the log too
+        import traceback
 
-            traceback.print_exc(file=log)
-            log.flush()
-            raise
-        finally:
-            sys.stderr = sys.__stderr__
+        traceback.print_exc(file=log)
+        log.flush()
+        raise
+    finally:
+        sys.stderr = sys.__stderr__
+        try:
+            log.close()
+        except OSError:  # a full disk: the message is already on the terminal
+            pass

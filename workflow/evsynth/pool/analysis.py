@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evsynth.common.inputs import InputError
 from evsynth.stats.effects import escalc
 from evsynth.stats import rma_many, subgroup_analysis
 from evsynth.describe.harms import patients_with_event
@@ -179,7 +180,8 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
             n = rec.get("n", np.nan)
             n = n if np.isfinite(n) else rec.get("n_0", np.nan)
             n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
-            es = escalc("MC", m1i=[m1], m2i=[m0], sd1i=[s1], sd2i=[s0], ni=[n], ri=[r])
+            es = _escalc_at({**rec, "lines": f"{rec['lines_0']};{rec['lines']}"}, "MC", m1i=[m1], m2i=[m0],
+                            sd1i=[s1], sd2i=[s0], ni=[n], ri=[r])
             sd = math.sqrt(es.vi[0] * n)
             how = f"follow-up minus baseline; change SD from r={r:g}"
             if rec["imputed"] or rec["imputed_0"]:
@@ -209,6 +211,15 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
                          "imputed": False, "how": f"mean and SD of {len(g)} patients' changes ({', '.join(g['group'])})",
                          "lines": ";".join(str(x) for x in list(g["line_0"]) + list(g["line"])), "file": g["file"].iloc[0]})
     return pd.DataFrame(rows)
+
+
+def _escalc_at(where: dict, *args, **kwargs):
+    """``escalc`` for one study's row: a value the engine refuses names the study, file and lines it came from."""
+    try:
+        return escalc(*args, **kwargs)
+    except ValueError as exc:
+        raise InputError(f"{where.get('file')}, line {where.get('lines')}: study {where.get('study')}: the effect "
+                         f"size cannot be computed from these rows: {exc}") from None
 
 
 def _key(rec: dict) -> dict:
@@ -437,23 +448,23 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
                    "lines": ";".join(list(msc["lines"]) + list(ctrl["lines"])), "file": msc["file"].iloc[0]}
             if effect == "MD":
                 t, c = _combine_continuous(msc), _combine_continuous(ctrl)
-                es = escalc("MD", m1i=[t["mean"]], m2i=[c["mean"]], sd1i=[t["sd"]], sd2i=[c["sd"]],
+                es = _escalc_at(row, "MD", m1i=[t["mean"]], m2i=[c["mean"]], sd1i=[t["sd"]], sd2i=[c["sd"]],
                             n1i=[t["n"]], n2i=[c["n"]])
                 row.update(n=t["n"] + c["n"], n1=t["n"], n2=c["n"], mean1=t["mean"], sd1=t["sd"],
                            mean2=c["mean"], sd2=c["sd"])
             else:
                 e1, n1 = msc["events"].sum(), msc["n"].sum()
                 e2, n2 = ctrl["events"].sum(), ctrl["n"].sum()
-                es = escalc(effect, ai=[e1], n1i=[n1], ci=[e2], n2i=[n2])
+                es = _escalc_at(row, effect, ai=[e1], n1i=[n1], ci=[e2], n2i=[n2])
                 row.update(n=n1 + n2, n1=n1, n2=n2, events1=e1, events2=e2)
             row.update(yi=es.yi[0], vi=es.vi[0])
             rows.append(row)
         else:
             rec, arms_rule = _one_arm(msc, effect, spec.get("multiple_arms", "combine"))
             if effect == "MC":
-                es = escalc("MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
+                es = _escalc_at(rec, "MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
             else:
-                es = escalc(effect, xi=[rec["events"]], ni=[rec["n"]])
+                es = _escalc_at(rec, effect, xi=[rec["events"]], ni=[rec["n"]])
             rows.append({**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
                          "n": rec["n"], "events1": rec.get("events", np.nan), "mean1": rec.get("mean", np.nan),
                          "sd1": rec.get("sd", np.nan), "arms": arms_rule, "yi": es.yi[0], "vi": es.vi[0]})
