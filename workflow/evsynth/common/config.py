@@ -30,6 +30,8 @@ class ConfigLocator:
             doc = inputs.load_yaml(path, shown=shown)
             self.docs.append((shown, doc))
         self.cli = dict(cli or {})
+        # keys given twice (YAML keeps the last silently), encodings: reported by check_run_config
+        self.problems = [p for _, doc in self.docs for p in doc.problems]
 
     def where(self, path: tuple) -> tuple[str, int | None]:
         """(source, line) of the key ``path`` (a missing key: the last file, at its parent's line)."""
@@ -84,6 +86,8 @@ def check_run_config(config: dict, schema: str | Path, locator: ConfigLocator | 
     from evsynth.common.vocabulary import load_vocabulary
 
     locator = locator or ConfigLocator()
+    if locator.problems:
+        raise ConfigError("\n".join(str(p) for p in locator.problems))
     coerce_cli_values(config)
     try:
         validate(config, str(Path(schema).resolve()))

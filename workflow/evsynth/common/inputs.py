@@ -175,10 +175,15 @@ def load_schema(name_or_path: str | Path | dict) -> dict:
 
 
 def closest(value, allowed) -> str | None:
-    """The allowed value closest to ``value`` (difflib), or None."""
-    allowed = [str(a) for a in allowed]
-    match = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.0)
-    return match[0] if match else None
+    """The allowed value closest to ``value``: the same letters in another case first, else difflib; or None."""
+    lowered: dict[str, str] = {}
+    for a in allowed:
+        lowered.setdefault(str(a).lower(), str(a))
+    key = str(value).lower()
+    if key in lowered:
+        return lowered[key]
+    match = difflib.get_close_matches(key, list(lowered), n=1, cutoff=0.0)
+    return lowered[match[0]] if match else None
 
 
 def _allowed_text(allowed) -> str:
@@ -228,10 +233,11 @@ def _explain(err: jsonschema.ValidationError, locate, prefix: tuple) -> list[Pro
         return [Problem(shown, line, _dotted(prefix + path + (m,)), None, "is required but missing")
                 for m in missing] or [Problem(shown, line, key, None, err.message)]
     if err.validator == "type":
-        wanted = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
-        article = "an" if str(wanted)[0] in "aeiou" else "a"
-        shown_value = value if value is not None else type(err.instance).__name__
-        return [Problem(shown, line, key, shown_value, f"must be {article} {wanted}")]
+        wanted = [err.validator_value] if isinstance(err.validator_value, str) else list(err.validator_value)
+        said = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted)
+        if isinstance(err.instance, (dict, list)):
+            return [Problem(shown, line, key, None, f"is {_TYPE_WORDS[_type_of(err.instance)]}; it must be {said}")]
+        return [Problem(shown, line, key, value, f"must be {said}")]
     bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
               "exclusiveMaximum": "less than"}
     if err.validator in bounds:
@@ -239,6 +245,14 @@ def _explain(err: jsonschema.ValidationError, locate, prefix: tuple) -> list[Pro
     if err.validator == "pattern":
         return [Problem(shown, line, key, value, f"must match the pattern {err.validator_value}")]
     return [Problem(shown, line, key, value, err.message)]
+
+
+_TYPE_WORDS = {"object": "a mapping (key: value lines)", "array": "a list", "string": "text", "number": "a number",
+               "integer": "a whole number", "boolean": "true or false", "null": "empty"}
+
+
+def _type_of(value) -> str:
+    return "object" if isinstance(value, dict) else "array"
 
 
 def load_yaml(path: str | Path, schema: str | Path | dict | None = None, shown: str | None = None) -> YamlDocument:

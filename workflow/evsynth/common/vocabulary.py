@@ -6,11 +6,12 @@ closest known term (``difflib``), so a typo such as ``intravenous`` for ``iv`` i
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from evsynth.common.inputs import closest
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class Vocabulary:
 
 def unknown_message(kind: str, term: str, known: list[str]) -> str:
     """Plain-English message for a term not in ``known``, naming the closest match."""
-    close = difflib.get_close_matches(str(term), known, n=1, cutoff=0.0)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    close = closest(term, known)
+    hint = f"; did you mean '{close}'?" if close else ""
     listing = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
     return f"is not a known {kind}{hint} (known: {listing})"
 

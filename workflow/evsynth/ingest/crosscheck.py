@@ -222,12 +222,18 @@ def _outcome_counts(outcomes: pd.DataFrame, sizes: dict, error: ErrorFn) -> None
                           f"is more events than group {group} has patients ({_fmt(size[0])}, participants.csv line "
                           f"{size[1]}); give the outcome's n if the source reports it")
         percents = g.loc[g["stat"].eq("percent")]
-        if not events or not ns or not len(percents):
+        if not events or not len(percents):
+            continue
+        # without an n in the same source the denominator is unknown (a percent of responders, say): not checked
+        denominators, of = ns, "the events and n of the same outcome and source"
+        if not denominators:
             continue
         for p, pline, pfile in zip(percents["value"], percents["line"], percents["file"]):
-            if not any(percent_matches(float(p), e, n) for e, _, _ in events for n, _ in ns):
-                shown = ", ".join(f"{_fmt(e)}/{_fmt(n)} = {100 * e / n:.4g}%" for e, _, _ in events for n, _ in ns
-                                  if n > 0)
+            if not np.isfinite(float(p)):
+                continue
+            if not any(percent_matches(float(p), e, n) for e, _, _ in events for n, _ in denominators):
+                shown = ", ".join(f"{_fmt(e)}/{_fmt(n)} = {100 * e / n:.4g}%" for e, _, _ in events
+                                  for n, _ in denominators if n > 0)
                 error(pfile, int(pline), "value", _fmt(float(p)),
-                      f"does not match the events and n of the same outcome and source ({shown}; lines "
-                      f"{', '.join(str(x[1]) for x in events + ns)}) to the decimals printed")
+                      f"does not match {of} ({shown}; lines {', '.join(str(x[1]) for x in events + denominators)}) "
+                      "to the decimals printed")

@@ -262,6 +262,8 @@ class _Checker:
     # -- provenance ---------------------------------------------------------------------------
     def check_quote(self, rel: str, line, column: str, source_key, quote: str, study: dict) -> None:
         sources = study.get("sources") or {}
+        if source_key in (None, ""):
+            return  # an empty source is reported as such (every row needs its source and quote)
         if not isinstance(source_key, str) or source_key not in sources:
             known = sorted(sources)
             self.error(rel, line, "source", source_key, unknown_message("source key of study.yaml", source_key, known))
@@ -280,7 +282,7 @@ class _Checker:
     # -- tables -------------------------------------------------------------------------------
     def check_table(self, folder: Path, table: str, study: dict) -> pd.DataFrame | None:
         path = folder / f"{table}.csv"
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a broken link is reported as unreadable
             return None
         rel = _relative(path, self.root)
         schema = self.table_schemas[table]
@@ -408,9 +410,16 @@ class _Checker:
         for ln, k in zip(frame.loc[~summary & kind.ne(""), "line"], kind[~summary & kind.ne("")]):
             self.error(rel, int(ln), "summary", k,
                        "is set on an administration row (seq given); `summary` describes a row without seq")
-        dup = frame.loc[~summary].duplicated(subset=["group", "seq", "source"], keep=False)
-        for ln, g, s in frame.loc[~summary].loc[dup, ["line", "group", "seq"]].itertuples(index=False):
-            self.error(rel, int(ln), "seq", _fmt(s), f"is used twice for group {g} in the same source")
+        given = frame.loc[~summary]
+        dup = given.duplicated(subset=["group", "seq", "source"], keep=False)
+        first = {}
+        for ln, g, s, src in given.loc[dup, ["line", "group", "seq", "source"]].itertuples(index=False):
+            key = (g, s, src)
+            if key in first:
+                self.error(rel, int(ln), "seq", _fmt(s), f"is used twice for group {g} in the same source "
+                                                         f"(lines {first[key]} and {int(ln)})")
+            else:
+                first[key] = int(ln)
 
 
 NOT_CHECKED = "not checked against a source text"
