@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from project_support import demo_project
 
 from evsynth.common.config import ConfigError, ConfigLocator, check_run_config
 from evsynth.ingest import records
@@ -136,27 +137,15 @@ def test_config_case(case, tmp_path, monkeypatch):
 # -- end to end ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo_project(tmp_path_factory):
+def pristine_project(tmp_path_factory):
     """The workflow with the real config, on the demo corpus (tests/data)."""
-    dest = tmp_path_factory.mktemp("demo_project")
-    for item in ("Snakefile", "workflow", "config"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
-    for sub in ("vocabulary", "appraisal"):
-        shutil.copytree(ROOT / "resources" / sub, dest / "resources" / sub)
-    shutil.copytree(ROOT / "tests" / "data" / "studies", dest / "resources" / "studies")
-    shutil.copytree(ROOT / "tests" / "data" / "sources", dest / "sources")
-    config = dest / "config" / "config.yaml"
-    lines = [("sources_dir: sources" if ln.startswith("sources_dir:") else ln)
-             for ln in config.read_text(encoding="utf-8").splitlines()]
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return dest
+    return demo_project(tmp_path_factory.mktemp("demo") / "project")
 
 
 @pytest.mark.parametrize("case", by_entry("pipeline"))
-def test_pipeline_case(case, demo_project, tmp_path):
+def test_pipeline_case(case, pristine_project, tmp_path):
     project = tmp_path / "project"
-    shutil.copytree(demo_project, project)
+    shutil.copytree(pristine_project, project)
     apply(project, case.get("ops"))
     run = subprocess.run([str(SNAKEMAKE), "--cores", "2", *case.get("args", [])], cwd=project,
                          capture_output=True, text=True, timeout=900)

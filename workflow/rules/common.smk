@@ -8,6 +8,7 @@ from evsynth.common.config import (
     analysis_spec,
     check_run_config,
 )
+from evsynth.common.io import output_folder_problem
 
 
 # A config problem names config/config.yaml (or --configfile/--config), line, key, value and allowed values.
@@ -22,6 +23,9 @@ try:
     )
 except ConfigError as exc:
     sys.exit(f"error: {exc}")
+for folder in ("results", "logs"):  # a file named results/ or a read-only folder: one line, no traceback
+    if output_folder_problem(folder):
+        sys.exit(f"error: {output_folder_problem(folder)}")
 
 ANALYSES = sorted(config.get("analyses") or {})
 MULTIVERSE = (config.get("multiverse") or {}).get("analyses", [])

@@ -64,6 +64,20 @@ def _shown(path, root) -> str:
         return str(path)
 
 
+def exit_on_unreadable_config(path: str | Path) -> None:
+    """Before Snakemake reads ``path``: a YAML or encoding problem exits 1 with the file, line and what is wrong.
+
+    (Snakemake's own message says only "Config file is not valid JSON or YAML", pointing at the Snakefile.)
+    """
+    import sys
+
+    if not Path(path).is_file():
+        return
+    doc = inputs.load_yaml(path, shown=str(path))
+    if doc.problems:
+        sys.exit("error: " + "\n".join(str(p) for p in doc.problems))
+
+
 def validate_config(config: dict, schema: str | Path | dict, locator: ConfigLocator | None = None) -> None:
     """Raise :class:`ConfigError` with every schema violation, each naming its source, line, key and value."""
     locator = locator or ConfigLocator()

@@ -135,6 +135,9 @@ def _yaml_problem(shown: str, exc: yaml.YAMLError) -> Problem:
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     text = f"{context}: {problem}" if context else problem
+    start = getattr(exc, "context_mark", None)
+    if start is not None and mark is not None and start.line != mark.line:
+        text += f" (it starts on line {start.line + 1})"
     if isinstance(exc, yaml.constructor.ConstructorError):
         text += " (only plain YAML is read: mappings, lists, text, numbers, true/false; no tags)"
     return Problem(shown, mark.line + 1 if mark else None, None, None, f"is not valid YAML: {text}")

@@ -108,6 +108,23 @@ def _exit_on_write_fault(exc: OSError, log) -> None:
     sys.exit(1)
 
 
+def output_folder_problem(folder: str | Path) -> str | None:
+    """Why the pipeline could not write into ``folder`` (results/, logs/), or None; checked before any job runs."""
+    import tempfile
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return f"cannot write results: {folder} is a file, not a folder; move it away and rerun the same command"
+    if folder.is_dir():
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            return (f"cannot write in {folder}/: {exc.strerror or exc}. Free disk space or make the folder "
+                    "writable, then rerun the same command")
+    return None
+
+
 def _say(message: str, log) -> None:
     """Print to the step's log (when it can still be written) and to the terminal."""
     for stream in (log, sys.__stderr__):
