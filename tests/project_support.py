@@ -32,6 +32,9 @@ def demo_project(dest: Path, small: bool = False) -> Path:
     if small:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         config.update(sources_dir="sources", analyses=SMALL_ANALYSES, multiverse=SMALL_MULTIVERSE)
+        if "summary_of_findings" in config:
+            config["summary_of_findings"]["outcomes"] = [{"outcome": "disease activity (SLEDAI)",
+                                                          "analysis": "sledai"}]
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     else:
         lines = [("sources_dir: sources" if ln.startswith("sources_dir:") else ln)

@@ -35,13 +35,15 @@ def project(tmp_path):
 
 
 def test_a_killed_run_recovers_with_the_same_command(project):
+    log = (project / "first_run.log").open("w")
     run = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1"], cwd=project, start_new_session=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=log, stderr=log)
     started = time.monotonic()
     while not (project / "results" / "records" / "studies.json").exists() and time.monotonic() - started < 600:
         if run.poll() is not None:
             break
         time.sleep(0.2)
+    assert run.poll() is None, (project / "first_run.log").read_text()[-3000:]
     os.killpg(run.pid, signal.SIGKILL)  # as a closed terminal or an out-of-memory kill would
     run.wait()
     assert list((project / ".snakemake" / "locks").glob("*")), "the killed run left no lock"
