@@ -39,6 +39,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from evsynth.common.inputs import InputError, load_yaml
+
 __all__ = [
     "LEVELS", "DOMAINS", "Rating", "GradeError", "starting_level", "rate_risk_of_bias", "rate_inconsistency",
     "rate_indirectness", "rate_imprecision", "rate_publication_bias", "final_level", "statement",
@@ -62,7 +64,7 @@ DEFAULTS = {
 }
 
 
-class GradeError(ValueError):
+class GradeError(InputError):
     """A reviewer's override file that cannot be applied, said in plain English."""
 
 
@@ -365,18 +367,19 @@ def load_overrides(path: str | Path | None) -> list[dict]:
     :data:`DOMAINS` or ``certainty``), ``rating`` (0, -1, -2 for a domain: levels rated down; a level for
     ``certainty``, which may rate up), ``reason`` (required), ``reviewer`` (optional).
     """
-    import yaml
-
     if path is None or not Path(path).exists():
         return []
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    parsed = load_yaml(path)  # YAML syntax, tags, keys given twice, encoding: file and line
+    if parsed.problems:
+        raise GradeError("\n".join(str(p) for p in parsed.problems))
+    doc = parsed.data
     if doc is None:
         return []
     if not isinstance(doc, list):
         raise GradeError(f"{path}: expected a list of overrides, got {type(doc).__name__}")
     out = []
     for i, entry in enumerate(doc, start=1):
-        where = f"{path}, entry {i}"
+        where = f"{path}, line {parsed.line_of(i - 1)}, entry {i}"
         if not isinstance(entry, dict):
             raise GradeError(f"{where}: expected a mapping with keys {sorted(OVERRIDE_KEYS)}")
         unknown = set(entry) - OVERRIDE_KEYS
