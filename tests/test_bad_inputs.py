@@ -106,6 +106,10 @@ def copy_studies(tmp_path: Path, ids: list[str]) -> Path:
 def test_records_case(case, tmp_path, monkeypatch, capsys):
     studies = copy_studies(tmp_path, case["studies"])
     apply(studies, case.get("ops"))
+    (tmp_path / "resources").mkdir()
+    for sub in ("vocabulary", "appraisal"):  # the project's files, found from the working directory
+        os.symlink(ROOT / "resources" / sub, tmp_path / "resources" / sub)
+    os.symlink(ROOT / "workflow", tmp_path / "workflow")
     monkeypatch.chdir(tmp_path)
     code = records.main(["check", "studies", "--sources", str(SOURCES)])
     out = capsys.readouterr()
