@@ -21,9 +21,8 @@ def demo_project(dest: Path, small: bool = False) -> Path:
     ``sources_dir`` changed, line for line, so that its line numbers are the real file's.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "workflow", "config"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
+    for item in ("workflow", "config"):
+        shutil.copytree(ROOT / item, dest / item)
     for sub in ("vocabulary", "appraisal"):
         shutil.copytree(ROOT / "resources" / sub, dest / "resources" / sub)
     shutil.copytree(ROOT / "tests" / "data" / "studies", dest / "resources" / "studies")

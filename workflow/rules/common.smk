@@ -15,7 +15,7 @@ from evsynth.common.io import output_folder_problem
 try:
     check_run_config(
         config,
-        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        Path(workflow.basedir) / "schemas/config.schema.yaml",
         ConfigLocator(
             [*workflow.configfiles, *workflow.overwrite_configfiles],
             workflow.config_settings.config,
