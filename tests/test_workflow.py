@@ -46,6 +46,16 @@ def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(project):
                  "multiverse.csv", "summaries.csv", "bias_checklist.csv", "doses.csv", "outcomes.csv",
                  "summary_of_findings.csv"):
         assert (project / "results" / "tables" / name).is_file(), name
+    assert (project / "results" / "index.html").is_file()
+
+    # the data dictionary describes every column of every table the pipeline wrote
+    dictionary = pd.read_csv(project / "results" / "tables" / "data_dictionary.csv")
+    for table in sorted((project / "results" / "tables").glob("*.csv")):
+        columns = list(pd.read_csv(table, nrows=0).columns)
+        described = dictionary.loc[dictionary["table"].eq(table.name)]
+        assert list(described["column"]) == columns, f"{table.name} is missing from the data dictionary"
+    assert not dictionary["description"].eq("NOT DESCRIBED").any(), \
+        dictionary.loc[dictionary["description"].eq("NOT DESCRIBED")].to_string()
     digest = tables_digest(project)
 
     # byte-identical on a forced rerun

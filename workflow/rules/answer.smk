@@ -32,3 +32,81 @@ rule summarize_findings:
         "../envs/evsynth.yaml"
     script:
         "../scripts/summarize_findings.py"
+
+
+rule tabulate_flow:
+    input:
+        ledger=rules.write_ledger.output[0],
+        studies=rules.validate_records.output.studies,
+        excluded=rules.combine_pooled.output.excluded,
+        studies_rows=rules.combine_pooled.output.studies,
+        pooled=rules.combine_pooled.output.csv,
+    output:
+        csv=report(
+            "results/tables/flow_of_records.csv",
+            caption="../report/flow_of_records.rst",
+            category="Records",
+            labels={"table": "flow of records"},
+        ),
+        md="results/tables/flow_of_records.md",
+        png="results/plots/flow_of_records.png",
+        svg="results/plots/flow_of_records.svg",
+    log:
+        "logs/tabulate_flow.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/tabulate_flow.py"
+
+
+rule describe_columns:
+    input:
+        get_result_tables(),
+    output:
+        csv=report(
+            "results/tables/data_dictionary.csv",
+            caption="../report/data_dictionary.rst",
+            category="Records",
+            labels={"table": "data dictionary"},
+        ),
+        md="results/tables/data_dictionary.md",
+    log:
+        "logs/describe_columns.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/describe_columns.py"
+
+
+rule build_evidence_page:
+    input:
+        sof=rules.summarize_findings.output.csv,
+        adverse_events="results/records/adverse_events.parquet",
+        studies_json=rules.validate_records.output.studies,
+        pooled=rules.combine_pooled.output.csv,
+        forests=expand("results/analyses/{analysis}/forest.png", analysis=ANALYSES),
+        bias=rules.appraise_studies.output.overall,
+        bias_plots=rules.appraise_studies.output.plots,
+        discrepancies=rules.report_discrepancies.output.csv,
+        studies=rules.tabulate_studies.output.csv,
+        doses=rules.harmonize_doses.output.doses,
+        doses_plot="results/plots/doses.png",
+        flow=rules.tabulate_flow.output.csv,
+        flow_plot=rules.tabulate_flow.output.png,
+        dictionary=rules.describe_columns.output.csv,
+    output:
+        html=report(
+            "results/index.html",
+            caption="../report/evidence_page.rst",
+            category="0. The evidence page",
+            labels={"page": "the question, the answer, the evidence"},
+        ),
+    params:
+        settings=config["summary_of_findings"],
+        analyses={name: analysis_spec(config, name) for name in ANALYSES},
+    log:
+        "logs/build_evidence_page.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/build_evidence_page.py"

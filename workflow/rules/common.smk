@@ -113,6 +113,35 @@ def get_multiverse_spec(wildcards):
     }
 
 
+def get_result_tables():
+    """Every CSV table under results/tables/ (and the software versions): the data dictionary describes
+    each column of each; a test checks that no table the pipeline writes is missing here."""
+    tables = [
+        "analysis_excluded",
+        "analysis_studies",
+        "bias_checklist",
+        "bias_overall",
+        "cases",
+        "discrepancies",
+        "doses",
+        "doses_cumulative",
+        "flow_of_records",
+        "ledger",
+        "multiverse",
+        "outcomes",
+        "pediatric_cases",
+        "pooled",
+        "quote_checks",
+        "responders",
+        "review_comparison",
+        "run_inputs",
+        "studies",
+        "summaries",
+        "summary_of_findings",
+    ]
+    return [f"results/tables/{t}.csv" for t in tables] + ["results/report/software.csv"]
+
+
 def get_compared_tables(wildcards):
     """This run's tables that compare_runs compares with the previous run's (those the workflow makes)."""
     from evsynth.report.changes import COMPARED
@@ -154,5 +183,7 @@ def get_final_outputs(compare=True):
         "results/plots/doses.png",
         "results/tables/summaries.xlsx",
         "results/tables/summary_of_findings.csv",
+        "results/index.html",
+        "results/tables/data_dictionary.csv",
         "results/report/software.csv",
     ]

@@ -1,0 +1,171 @@
+"""The evidence page ``results/index.html``: the question, the one-screen answer, then everything behind it.
+
+One self-contained HTML file (inline CSS, PNG figures embedded as data URIs, no script, no network), built
+with Jinja2 from the result tables, so it opens offline and as the first entry of the Snakemake report.
+Every table is rendered as an HTML table; each figure appears once (PNG shown, SVG offered beside it as a
+relative link that works when the page is opened from ``results/``).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from evsynth.answer.sof import POPULATION_WORDS
+from evsynth.report.workbook import CAVEAT
+
+__all__ = ["harms_seen", "answer_rows", "render_page", "html_table", "run_build_evidence_page", "CAVEAT"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+SERIOUS_ORDER = {"yes": 0, "unknown": 1, "no": 2}
+SERIOUS_WORDS = {"yes": "serious", "unknown": "seriousness unknown", "no": "not serious"}
+
+
+def _fmt(value) -> str:
+    """A cell as text: '' for missing, numbers to 3 significant digits (integers as integers)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e9):
+        return f"{int(value)}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def html_table(frame: pd.DataFrame, columns: list[str] | None = None) -> dict:
+    """``{"columns": [...], "rows": [[text, ...], ...]}`` for the template's table macro."""
+    columns = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    return {"columns": columns, "rows": [[_fmt(v) for v in row] for row in frame[columns].itertuples(index=False)]}
+
+
+def harms_seen(adverse_events: pd.DataFrame, studies: dict, population: str = "pediatric") -> pd.DataFrame:
+    """Adverse events reported in ``population`` studies: those seen first (serious, seriousness unknown,
+    not serious), then those the studies report as absent (0 patients). Columns: study, group, event,
+    seriousness, patients, at_risk, timepoint, seen."""
+    ids = [s for s, meta in studies.items() if meta.get("population") == population]
+    ae = adverse_events.loc[adverse_events["study"].isin(ids)].copy()
+    if ae.empty:
+        return pd.DataFrame(columns=["study", "group", "event", "seriousness", "patients", "at_risk", "timepoint",
+                                     "seen"])
+    serious = ae["serious"].fillna("unknown").astype(str).where(lambda s: s.isin(SERIOUS_ORDER), "unknown")
+    seen = ~ae["n_patients"].eq(0)
+    out = pd.DataFrame({
+        "study": ae["study"], "group": ae["group"], "event": ae["event"],
+        "seriousness": serious.map(SERIOUS_WORDS), "patients": ae["n_patients"], "at_risk": ae["n_at_risk"],
+        "timepoint": ae["timepoint"].fillna(""), "seen": seen.map({True: "seen", False: "reported absent"}),
+        "_o": (~seen).astype(int) * 10 + serious.map(SERIOUS_ORDER),
+    })
+    return out.sort_values(["_o", "study", "group", "event"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def answer_rows(sof: pd.DataFrame, target: str) -> list[dict]:
+    """One row per outcome: the target population's evidence, certainty and statement, then the others'."""
+    out = []
+    for outcome, part in sof.groupby("outcome", sort=False):
+        cells = []
+        for pop_row in part.to_dict("records"):
+            k = int(pop_row["k"]) if not pd.isna(pop_row["k"]) else 0
+            evidence = "no studies" if k == 0 else \
+                f"{k} {'study' if k == 1 else 'studies'}, {_fmt(pop_row['patients'])} patients ({pop_row['designs']})"
+            cells.append({
+                "population": POPULATION_WORDS.get(pop_row["population"], pop_row["population"]),
+                "evidence": evidence, "effect": _fmt(pop_row["effect_text"]),
+                "certainty": pop_row["certainty"], "statement": pop_row["statement"],
+                "contrast": _fmt(pop_row["controlled_contrast"]), "comparator": _fmt(pop_row["comparator_change"]),
+                "override": _fmt(pop_row["overrides"]), "target": pop_row["population"] == target,
+            })
+        out.append({"outcome": outcome, "kind": part["kind"].iloc[0], "cells": cells})
+    return out
+
+
+def data_uri(path: str | Path) -> str:
+    """A PNG as a data URI (the page carries its figures)."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def figure(png: str | Path, title: str, caption: str, page_dir: Path) -> dict:
+    """A figure entry: embedded PNG, relative SVG link, title and caption."""
+    import os
+
+    png = Path(png)
+    svg = png.with_suffix(".svg")
+    rel = os.path.relpath(svg, page_dir) if svg.exists() else ""
+    return {"src": data_uri(png), "svg": rel, "title": title, "caption": caption}
+
+
+def render_page(context: dict) -> str:
+    """The page's HTML from ``context`` (see templates/evidence.html.j2 for the keys)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return env.get_template("evidence.html.j2").render(**context, caveat=CAVEAT)
+
+
+SCALE_WORDS = {"MC": "mean change from baseline", "MD": "mean difference (MSC - comparator)",
+               "PLO": "proportion of patients (logit model, back-transformed)", "PR": "proportion of patients",
+               "PFT": "proportion of patients (Freeman-Tukey, back-transformed)", "OR": "odds ratio (log scale)",
+               "RR": "risk ratio (log scale)", "RD": "risk difference"}
+
+
+def run_build_evidence_page(inputs, output, params) -> None:
+    """Rule ``build_evidence_page``: read the result tables and figures, write ``results/index.html``."""
+    import json
+
+    page_dir = Path(output.html).parent
+    settings = params.settings
+    target = settings.get("target_population", "pediatric")
+    sof = pd.read_csv(inputs.sof)
+    studies_meta = json.loads(Path(inputs.studies_json).read_text(encoding="utf-8"))
+    harms_path = getattr(inputs, "harms", None)
+    if harms_path and Path(str(harms_path)).exists() and str(harms_path).endswith("harms.csv"):
+        harms = pd.read_csv(harms_path)
+        harms_source = "results/tables/harms.csv"
+    else:
+        harms = harms_seen(pd.read_parquet(inputs.adverse_events), studies_meta, target)
+        harms_source = "the adverse-event records (results/records/adverse_events.parquet)"
+    pooled = pd.read_csv(inputs.pooled)
+    main = pooled.loc[pooled["variant"].eq("main")]
+    forests = []
+    for name, spec in params.analyses.items():
+        png = Path(f"results/analyses/{name}/forest.png")
+        rows = main.loc[main["analysis"].eq(name) & main["subgroup"].eq("all")]
+        k = int(rows["k"].iloc[0]) if len(rows) else 0
+        caption = (f"Scale shown: {SCALE_WORDS.get(spec['effect'].upper(), spec['effect'])}. k = {k}. "
+                   f"Method {spec.get('method')}, test {spec.get('test')}.")
+        if png.exists():
+            forests.append(figure(png, spec.get("title", name), caption, page_dir))
+    bias_figs = [figure(p, Path(p).stem.replace("_", " "), "Risk of bias (robvis colours).", page_dir)
+                 for p in inputs.bias_plots if str(p).endswith(".png")]
+    other = [figure(inputs.doses_plot, "Dose per kg by study and route", "Cells per kg per administration.",
+                    page_dir)]
+    if getattr(inputs, "flow_plot", None):
+        flow_fig = figure(inputs.flow_plot, "Flow of records", "From records read to studies pooled.", page_dir)
+    else:
+        flow_fig = None
+    tables = {
+        "sof": html_table(sof),
+        "harms": html_table(harms),
+        "pooled": html_table(main, ["analysis", "subgroup", "k", "n", "estimate_bt", "ci_lb_bt", "ci_ub_bt",
+                                    "pi_lb_bt", "pi_ub_bt", "i2", "method", "test", "studies", "message"]),
+        "bias": html_table(pd.read_csv(inputs.bias)),
+        "discrepancies": html_table(pd.read_csv(inputs.discrepancies)),
+        "studies": html_table(pd.read_csv(inputs.studies), ["study", "design", "population", "conditions", "year",
+                                                             "n", "cell_source", "donor", "route",
+                                                             "dose_per_kg_min", "dose_per_kg_max", "followup_months",
+                                                             "citation"]),
+        "doses": html_table(pd.read_csv(inputs.doses)),
+        "flow": html_table(pd.read_csv(inputs.flow)) if getattr(inputs, "flow", None) else None,
+        "dictionary": html_table(pd.read_csv(inputs.dictionary)) if getattr(inputs, "dictionary", None) else None,
+    }
+    html = render_page({
+        "question": settings.get("question", ""), "target": POPULATION_WORDS.get(target, target),
+        "answer": answer_rows(sof, target), "tables": tables, "harms_source": harms_source,
+        "harms_seen": int((harms.get("seen", pd.Series(dtype=str)) == "seen").sum()),
+        "forests": forests, "bias_figures": bias_figs, "other_figures": other, "flow_figure": flow_fig,
+    })
+    Path(output.html).write_text(html, encoding="utf-8")
