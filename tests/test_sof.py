@@ -142,3 +142,15 @@ def test_effect_text_formats():
     assert effect_text("PLO", 0.123, 0.047, 0.285, 0.035, 0.348) == "12.3% (95% CI 4.7% to 28.5%); PI 3.5% to 34.8%"
     assert effect_text("OR", 3.5625, 0.664, 19.11) == "OR 3.56 (95% CI 0.664 to 19.1)"
     assert effect_text("MC", math.nan, 0, 1) == ""
+
+
+def test_contrast_rows_marked_by_role_are_shown_beside_not_counted(corpus):
+    pooled, rows, *rest = corpus
+    pooled = pd.concat([pooled, pd.DataFrame([_pooled_row("act", "MD", "all", 1, 18, -3.0, -9.0, 3.0,
+                                                          studies="trial (msc vs placebo)")])])
+    rows = rows.assign(role="main")
+    rows = pd.concat([rows, pd.DataFrame([{**_study("act", "trial", "adult", "rct", -3.0, 18, n1=12, n2=6),
+                                           "role": "controlled contrast"}])])
+    t = _sof((pooled, rows, *rest)).set_index(["outcome", "population"])
+    adult = t.loc[("disease activity", "adult")]
+    assert adult["k"] == 2 and adult["controlled_contrast"].startswith("MD -3 (95% CI -9 to 3); 1 RCT")

@@ -5,6 +5,7 @@ rule summarize_findings:
     input:
         pooled=rules.combine_pooled.output.csv,
         studies_rows=rules.combine_pooled.output.studies,
+        excluded=rules.combine_pooled.output.excluded,
         bias=rules.appraise_studies.output.overall,
         studies=rules.tabulate_studies.output.csv,
         outcomes=rules.harmonize_outcomes.output.table,

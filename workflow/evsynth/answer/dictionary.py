@@ -88,6 +88,17 @@ DESCRIPTIONS: dict[str, str] = {
     "events2": "patients with the event in the comparator arm",
     "n1": "patients in the MSC arm (comparative analyses)",
     "n2": "patients in the comparator arm (comparative analyses)",
+    "mean1": "mean (change) in the MSC arm",
+    "sd1": "SD of the mean in the MSC arm",
+    "mean2": "mean (change) in the comparator arm",
+    "sd2": "SD of the mean in the comparator arm",
+    "arms": "how several MSC arms of the study were handled (combined, or the one chosen and why)",
+    "prop": "observed proportion events1 / n (what the forest plot shows)",
+    "prop_ci_lb": "lower exact (Clopper-Pearson) limit of prop",
+    "prop_ci_ub": "upper exact (Clopper-Pearson) limit of prop",
+    "model": "pooling model (normal-normal, binomial-normal GLMM, single study)",
+    "definitions": "outcome definitions the row pools, with their studies",
+    "improved_definitions": "outcome definitions the improved counts sum, with their studies",
     "yi": f"study effect size {_EST}",
     "vi": "sampling variance of yi",
     "weight": "study weight in the main fit (%)",
@@ -313,6 +324,8 @@ DESCRIPTIONS: dict[str, str] = {
 
 #: Where a table uses a name differently from :data:`DESCRIPTIONS`: ``{(table, column): description}``.
 TABLE_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("analysis_studies.csv", "role"): "main (a study row of the analysis) or controlled contrast (a randomized "
+                                      "comparison behind the contrast row)",
     ("summary_of_findings.csv", "estimate"): f"pooled estimate {_BT}",
     ("summary_of_findings.csv", "ci_lb"): f"lower confidence limit {_BT}",
     ("summary_of_findings.csv", "ci_ub"): f"upper confidence limit {_BT}",

@@ -41,6 +41,7 @@ SCALES = {
 }
 STUDY_ROW_COLUMNS = ["analysis", "study", "group", "measure", "population", "design", "yi", "n", "events1",
                      "weight", "n1", "n2", "events2"]
+_FILTERED = r"(conditions|design|population|systematic review|cell_source|route|donor|no usable)\b"
 PROPORTIONS = {"PLO", "PR", "PFT", "RD"}
 RATIOS = {"OR", "RR"}
 BINARY = {"PLO", "PR", "PFT", "OR", "RR", "RD"}
@@ -122,8 +123,14 @@ def comparator_change(rows: pd.DataFrame, effect: str, outcomes: pd.DataFrame, p
     return "; ".join(dict.fromkeys(texts))
 
 
-def _contrast(rows: pd.DataFrame) -> pd.Series:
-    """Rows comparing MSC with a comparator arm (the comparator's n is given)."""
+def _contrast(rows: pd.DataFrame, comparative: bool = False) -> pd.Series:
+    """Rows comparing MSC with a comparator arm inside an analysis: ``role`` 'controlled contrast' in
+    ``analysis_studies.csv``; every row of a comparative analysis (MD, OR, ...) counts as one too. Without a
+    ``role`` column, a row whose comparator n is given."""
+    if comparative:
+        return pd.Series(True, index=rows.index)
+    if "role" in rows:
+        return rows["role"].eq("controlled contrast")
     return rows["n2"].notna() if "n2" in rows else pd.Series(False, index=rows.index)
 
 
@@ -142,7 +149,8 @@ def _contrast_text(row: pd.Series, rows: pd.DataFrame) -> str:
 
 def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Series, studies: pd.DataFrame,
                   outcomes: pd.DataFrame, interventions: pd.DataFrame, participants: pd.DataFrame,
-                  settings: dict, analyses: dict | None = None) -> pd.DataFrame:
+                  settings: dict, analyses: dict | None = None, excluded: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
     """One row per configured outcome and population with what the GRADE rules read (see
     :func:`evsynth.answer.grade.grade_table`) and the descriptive columns of the summary of findings.
 
@@ -155,6 +163,7 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
     populations = [target] + [p for p in settings.get("beside", ["adult"]) if p != target]
     conditions = {s: str(c).split(";") for s, c in zip(studies["study"], studies["conditions"].fillna(""))}
     placebo = _placebo_arms(interventions)
+    population_of = dict(zip(studies["study"], studies.get("population", pd.Series("", index=studies.index))))
     main = pooled.loc[pooled["variant"].eq("main")]
     out = []
     for spec in settings.get("outcomes", []):
@@ -165,8 +174,9 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
                              f"in pooled.csv (analyses there: {sorted(pooled['analysis'].unique())})")
         effect = str(fits.iloc[0]["measure"]).upper()
         rows_all = studies_rows.loc[studies_rows["analysis"].eq(analysis)]
-        # a comparative row (MSC vs comparator: n2 given) of a single-arm analysis is its controlled contrast
-        rows_all = rows_all.loc[_contrast(rows_all) == (effect in COMPARATIVE)]
+        # the controlled-contrast rows of a single-arm analysis are shown beside it, not counted in it
+        if effect not in COMPARATIVE:
+            rows_all = rows_all.loc[~_contrast(rows_all)]
         wanted = set(((analyses.get(analysis) or {}).get("records") or {}).get("conditions") or [])
         contrasts = [(a, main.loc[main["analysis"].eq(a) & main["subgroup"].eq("all")])
                      for a in spec.get("controlled", [])]
@@ -201,7 +211,7 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
                 if crow.empty:
                     continue
                 crows = studies_rows.loc[studies_rows["analysis"].eq(a)]
-                crows = crows.loc[_contrast(crows)]
+                crows = crows.loc[_contrast(crows, comparative=a != analysis)]
                 if crows.empty or set(crows["population"]) != {pop}:
                     continue
                 ctext.append(_contrast_text(crow.iloc[0], crows))
@@ -214,6 +224,10 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
                                          for r in rows.dropna(subset=["events2", "n2"]).to_dict("records")))
             if fit is not None and not (isinstance(fit["message"], float)) and str(fit["message"]) not in ("", "nan"):
                 notes.append(str(fit["message"]))
+            if excluded is not None and len(excluded):
+                ex = excluded.loc[excluded["analysis"].eq(analysis) & excluded["study"].map(population_of).eq(pop)
+                                  & ~excluded["reason"].astype(str).str.match(_FILTERED)]
+                notes += [f"{r['study']} not pooled: {r['reason']}" for r in ex.to_dict("records")]
             k = int(len(rows))
             weights = rows["weight"] if "weight" in rows else pd.Series(np.nan, index=rows.index)
             est = {c: (float(fit[f"{c}_bt"]) if fit is not None else np.nan)
@@ -228,7 +242,7 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
                 **est, "i2": float(fit["i2"]) if fit is not None else np.nan,
                 "effect_text": _counts(effect, events, patients) + effect_text(
                     effect, est["estimate"], est["ci_lb"], est["ci_ub"], est["pi_lb"], est["pi_ub"], spec.get("unit")),
-                "controlled_contrast": "; ".join(ctext), "comparator_change": "; ".join(dict.fromkeys(x for c in cchange for x in c.split("; ") if x)),
+                "controlled_contrast": "; ".join(dict.fromkeys(ctext)), "comparator_change": "; ".join(dict.fromkeys(x for c in cchange for x in c.split("; ") if x)),
                 "notes": "; ".join(notes),
                 # what the GRADE rules read
                 "population_label": POPULATION_WORDS.get(pop, pop), "target": target,
@@ -251,10 +265,10 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
 def summary_of_findings(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias_overall: pd.DataFrame,
                         studies: pd.DataFrame, outcomes: pd.DataFrame, interventions: pd.DataFrame,
                         participants: pd.DataFrame, settings: dict, overrides: list[dict] | None = None,
-                        analyses: dict | None = None) -> pd.DataFrame:
+                        analyses: dict | None = None, excluded: pd.DataFrame | None = None) -> pd.DataFrame:
     """The summary-of-findings table (:data:`SOF_COLUMNS`), target population first for each outcome."""
     evidence = evidence_rows(pooled, studies_rows, worst_judgement(bias_overall), studies, outcomes,
-                             interventions, participants, settings, analyses)
+                             interventions, participants, settings, analyses, excluded)
     if evidence.empty:
         return pd.DataFrame(columns=SOF_COLUMNS)
     graded = grade_table(evidence, settings.get("grade"), overrides)
@@ -272,7 +286,8 @@ def run_summarize_findings(inputs, output, settings: dict, overrides_path: str |
     table = summary_of_findings(
         pd.read_csv(inputs.pooled), pd.read_csv(inputs.studies_rows), pd.read_csv(inputs.bias),
         pd.read_csv(inputs.studies), pd.read_csv(inputs.outcomes), pd.read_parquet(inputs.interventions),
-        pd.read_parquet(inputs.participants), settings, load_overrides(overrides_path), analyses)
+        pd.read_parquet(inputs.participants), settings, load_overrides(overrides_path), analyses,
+        pd.read_csv(inputs.excluded))
     write_csv(table, output.csv)
     target = settings.get("target_population", "pediatric")
     write_markdown(table[SHOWN_COLUMNS + ["start", *DOMAINS, "overrides"]], output.md,
