@@ -52,6 +52,9 @@ rule tabulate_flow:
         md="results/tables/flow_of_records.md",
         png="results/plots/flow_of_records.png",
         svg="results/plots/flow_of_records.svg",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/tabulate_flow.log",
     conda:
@@ -71,6 +74,9 @@ rule describe_columns:
             labels={"table": "data dictionary"},
         ),
         md="results/tables/data_dictionary.md",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/describe_columns.log",
     conda:
@@ -105,6 +111,9 @@ rule build_evidence_page:
     params:
         settings=config["summary_of_findings"],
         analyses={name: analysis_spec(config, name) for name in ANALYSES},
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/build_evidence_page.log",
     conda:
