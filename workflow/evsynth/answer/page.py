@@ -13,14 +13,13 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from evsynth.answer.sof import POPULATION_WORDS
 from evsynth.report.workbook import CAVEAT
 
 __all__ = ["harms_seen", "answer_rows", "render_page", "html_table", "run_build_evidence_page", "CAVEAT"]
 
-TEMPLATES = Path(__file__).parent / "templates"
 SERIOUS_ORDER = {"yes": 0, "unknown": 1, "no": 2}
 SERIOUS_WORDS = {"yes": "serious", "unknown": "seriousness unknown", "no": "not serious"}
 
@@ -101,7 +100,7 @@ def figure(png: str | Path, title: str, caption: str, page_dir: Path) -> dict:
 
 def render_page(context: dict) -> str:
     """The page's HTML from ``context`` (see templates/evidence.html.j2 for the keys)."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+    env = Environment(loader=PackageLoader("evsynth", "answer/templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     return env.get_template("evidence.html.j2").render(**context, caveat=CAVEAT)
 
