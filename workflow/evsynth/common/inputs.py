@@ -23,7 +23,9 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+# Found from the project folder (the working directory), like the records' schemas: a non-editable install
+# ships no project files.
+SCHEMA_DIR = Path("workflow") / "schemas"
 
 
 class InputError(ValueError):

@@ -32,7 +32,7 @@ TIMEPOINT = re.compile(r"^(baseline|post|\d+(\.\d+)?(-\d+(\.\d+)?)? (days|weeks|
 SPECIAL_GROUPS = {"all", "pooled"}
 # Project files are found relative to the project directory (the working directory, as Snakemake runs), never
 # relative to where the package is installed, so a non-editable `pip install .` reads the same files.
-SCHEMA_DIR = Path("workflow") / "schemas"
+SCHEMA_DIR = inputs.SCHEMA_DIR
 VOCABULARY_DIR = Path("resources") / "vocabulary"
 VALIDATED = "validated: schema, vocabulary, number in quote, quote in source"
 # A source of this kind is the curator's own wording in the extraction notes (a paraphrase or a value column),
