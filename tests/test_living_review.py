@@ -100,7 +100,7 @@ def test_new_study_scaffolds_template_and_tables_and_lists_what_to_fill(tmp_path
         assert header == ",".join(columns) + "\n"
     out = capsys.readouterr().out
     for key in ("citation", "year", "design", "population", "conditions", "level", "sources"):
-        assert f"'{key}' is a required property" in out
+        assert f"key {key}: is required but missing" in out
 
 
 def test_a_filled_scaffold_validates_and_its_fileless_source_is_flagged(tmp_path):

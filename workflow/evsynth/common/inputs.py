@@ -210,7 +210,8 @@ def schema_problems(data, schema: dict, shown: str, line_of=None, prefix: tuple 
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         problems.extend(_explain(err, locate, prefix))
-    return problems
+    # jsonschema raises one 'required' error per missing key, and each names the whole list: report each once.
+    return list({str(p): p for p in problems}.values())
 
 
 def _explain(err: jsonschema.ValidationError, locate, prefix: tuple) -> list[Problem]:
