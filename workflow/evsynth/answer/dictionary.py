@@ -280,6 +280,16 @@ DESCRIPTIONS: dict[str, str] = {
     "sae_pct": "serious adverse events, %",
     "sae_ci_low": "lower Clopper-Pearson limit of sae_pct",
     "sae_ci_high": "upper Clopper-Pearson limit of sae_pct",
+    "sae_unknown_events": "patients with an adverse event of unknown seriousness (counted apart from serious ones)",
+    "sae_unknown_n": "patients assessed for sae_unknown_events",
+    "sae_unknown_pct": "adverse events of unknown seriousness, %",
+    "sae_unknown_ci_low": "lower Clopper-Pearson limit of sae_unknown_pct",
+    "sae_unknown_ci_high": "upper Clopper-Pearson limit of sae_unknown_pct",
+    "summary_kind": "what a dose row states: per_administration, or a fact about administrations (total, median, "
+                    "mean, central, range, regimen) that is not counted as one",
+    "selected": "true where the evidence selection uses this row (evidence.csv)",
+    "administration": "administration key: rows of one group with the same seq are one administration",
+    "reported_total_cells": "a course total of cells as reported, shown beside the sum of the administrations",
     "death_events": "deaths",
     "death_n": "patients with deaths assessed",
     "death_pct": "deaths, %",
@@ -324,6 +334,25 @@ DESCRIPTIONS: dict[str, str] = {
 
 #: Where a table uses a name differently from :data:`DESCRIPTIONS`: ``{(table, column): description}``.
 TABLE_DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("evidence.csv", "table"): "record table the quantity comes from (participants, interventions, outcomes, ...)",
+    ("evidence.csv", "quantity"): "the quantity selected (measure and statistic, count, dose ...)",
+    ("evidence.csv", "value"): "the value used downstream, as recorded",
+    ("evidence.csv", "source_kind"): "kind of the source the value used comes from (table, text, abstract, registry, "
+                                     "curator_note, secondary ...)",
+    ("evidence.csv", "rule"): "the selection rule that chose this report (reviewer pin, source preference, "
+                              "same-report numerator and denominator ...)",
+    ("evidence.csv", "pinned"): "true where a reviewer pinned the choice (resources/studies/<study>/selection.yaml)",
+    ("evidence.csv", "alternatives"): "the reports not used: source, value and line of each",
+    ("evidence.csv", "differs"): "true where a report not used gives a different value",
+    ("harms.csv", "event"): "the adverse event as recorded",
+    ("harms.csv", "serious"): "seriousness as recorded: yes, no or unknown (unknown is shown, never dropped)",
+    ("harms.csv", "n_patients"): "patients with the event",
+    ("harms.csv", "n_events"): "number of events",
+    ("harms.csv", "n_at_risk"): "patients at risk (the denominator)",
+    ("harms.csv", "at_risk_basis"): "where n_at_risk comes from (the row itself, the arm size of the same report ...)",
+    ("harms.csv", "kind"): "adverse_event (adverse-event table) or outcome (a death recorded as an outcome)",
+    ("harms.csv", "source_kind"): "kind of the source the row comes from (table, text, abstract, ...)",
+    ("harms.csv", "used"): "true where the synthesis uses this row (it was selected)",
     ("analysis_studies.csv", "role"): "main (a study row of the analysis) or controlled contrast (a randomized "
                                       "comparison behind the contrast row)",
     ("summary_of_findings.csv", "estimate"): f"pooled estimate {_BT}",
