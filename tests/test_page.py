@@ -114,3 +114,16 @@ def test_dictionary_flags_an_undescribed_column():
     d = data_dictionary({"pooled.csv": ["analysis", "k"], "new.csv": ["wobble"]})
     assert d.loc[d["column"].eq("wobble"), "description"].item() == NOT_DESCRIBED
     assert (d.loc[d["table"].eq("pooled.csv"), "description"] != NOT_DESCRIBED).all()
+
+
+def test_tables_read_back_without_the_spreadsheet_guard(tmp_path):
+    """A text cell such as '-8.63 SLEDAI points' is written with a guarding apostrophe (CSV injection) but
+    shown on the page as the value itself; plain numbers and ordinary text are untouched."""
+    import pandas as pd
+
+    from evsynth.common.io import read_table, write_csv
+
+    frame = pd.DataFrame({"effect": ["-8.63 SLEDAI points", "=HYPERLINK(x)", "it's fine"], "x": [-1.5, 2.0, 3.0]})
+    write_csv(frame, tmp_path / "t.csv")
+    assert "'-8.63 SLEDAI points" in (tmp_path / "t.csv").read_text()
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.csv"), frame)

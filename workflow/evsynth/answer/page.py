@@ -13,9 +13,11 @@ import math
 from pathlib import Path
 
 import pandas as pd
+
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from evsynth.answer.sof import POPULATION_WORDS
+from evsynth.common.io import read_table
 from evsynth.report.workbook import CAVEAT
 
 __all__ = ["harms_seen", "answer_rows", "render_page", "html_table", "run_build_evidence_page", "CAVEAT"]
@@ -118,16 +120,16 @@ def run_build_evidence_page(inputs, output, params) -> None:
     page_dir = Path(output.html).parent
     settings = params.settings
     target = settings.get("target_population", "pediatric")
-    sof = pd.read_csv(inputs.sof)
+    sof = read_table(inputs.sof)
     studies_meta = json.loads(Path(inputs.studies_json).read_text(encoding="utf-8"))
     harms_path = getattr(inputs, "harms", None)
     if harms_path and Path(str(harms_path)).exists() and str(harms_path).endswith("harms.csv"):
-        harms = pd.read_csv(harms_path)
+        harms = read_table(harms_path)
         harms_source = "results/tables/harms.csv"
     else:
         harms = harms_seen(pd.read_parquet(inputs.adverse_events), studies_meta, target)
         harms_source = "the adverse-event records (results/records/adverse_events.parquet)"
-    pooled = pd.read_csv(inputs.pooled)
+    pooled = read_table(inputs.pooled)
     main = pooled.loc[pooled["variant"].eq("main")]
     forests = []
     for name, spec in params.analyses.items():
@@ -151,15 +153,15 @@ def run_build_evidence_page(inputs, output, params) -> None:
         "harms": html_table(harms),
         "pooled": html_table(main, ["analysis", "subgroup", "k", "n", "estimate_bt", "ci_lb_bt", "ci_ub_bt",
                                     "pi_lb_bt", "pi_ub_bt", "i2", "method", "test", "studies", "message"]),
-        "bias": html_table(pd.read_csv(inputs.bias)),
-        "discrepancies": html_table(pd.read_csv(inputs.discrepancies)),
-        "studies": html_table(pd.read_csv(inputs.studies), ["study", "design", "population", "conditions", "year",
+        "bias": html_table(read_table(inputs.bias)),
+        "discrepancies": html_table(read_table(inputs.discrepancies)),
+        "studies": html_table(read_table(inputs.studies), ["study", "design", "population", "conditions", "year",
                                                              "n", "cell_source", "donor", "route",
                                                              "dose_per_kg_min", "dose_per_kg_max", "followup_months",
                                                              "citation"]),
-        "doses": html_table(pd.read_csv(inputs.doses)),
-        "flow": html_table(pd.read_csv(inputs.flow)) if getattr(inputs, "flow", None) else None,
-        "dictionary": html_table(pd.read_csv(inputs.dictionary)) if getattr(inputs, "dictionary", None) else None,
+        "doses": html_table(read_table(inputs.doses)),
+        "flow": html_table(read_table(inputs.flow)) if getattr(inputs, "flow", None) else None,
+        "dictionary": html_table(read_table(inputs.dictionary)) if getattr(inputs, "dictionary", None) else None,
     }
     html = render_page({
         "question": settings.get("question", ""), "target": POPULATION_WORDS.get(target, target),

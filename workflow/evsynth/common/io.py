@@ -43,6 +43,20 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if out is None else out
 
 
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A result table written by :func:`write_csv`, with the apostrophes :func:`neutralize_formulas` added
+    removed again: what a page or a later step shows is the value itself (e.g. '-8.63 SLEDAI points')."""
+    frame = pd.read_csv(path)
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            values = frame[col]
+            guarded = values.map(lambda v: isinstance(v, str) and v[:1] == "'" and v[1:2] != ""
+                                 and v[1:].startswith(FORMULA_STARTS))
+            if guarded.any():
+                frame[col] = values.where(~guarded, values.str[1:])
+    return frame
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a result table as UTF-8 CSV without the index (formula-like text neutralized)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
