@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evsynth.stats import baujat, influence, pool_proportions_glmm, rma, rma_mh, rma_peto
+from evsynth.stats import baujat, influence, permutest, pool_proportions_glmm, rma, rma_mh, rma_peto
 
 FIXTURE = Path(__file__).parent / "fixtures" / "metafor_stats.json"
 TOL = 1e-6
@@ -179,3 +179,42 @@ def test_glmm_single_patient_and_loglik_match_metafor(fx):
         else:
             assert r.se == pytest.approx(ref["se"], rel=2e-3), d["id"]
             assert r.tau2 == pytest.approx(ref["tau2"], rel=2e-3, abs=1e-4), d["id"]
+
+
+PERM_FIXTURE = Path(__file__).parent / "fixtures" / "metafor_permutest.json"
+
+
+def test_exact_permutation_tests_match_metafor():
+    with open(PERM_FIXTURE) as fh:
+        fxp = json.load(fh)
+    assert fxp["info"]["metafor"] == "3.8.1"
+    n = 0
+    for c in fxp["cases"]:
+        mods = np.asarray(c["x1"], dtype=float) if c["mods"] else None
+        res = rma(_arr(c["yi"]), _arr(c["vi"]), method=c["method"], test=c["test"], mods=mods)
+        if not res.converged:  # constant moderator: metafor drops the column, we report why
+            assert "not of full rank" in res.message, c["id"]
+            continue
+        pt = permutest(res, exact=True)
+        assert pt.exact and pt.iterations == c["iter"], c["id"]
+        for a, b in zip(pt.coef["pval"], _arr(c["pval"])):
+            assert a == pytest.approx(b, abs=1e-12), c["id"]
+        assert pt.qm_pval == pytest.approx(_num(c["QMp"]), abs=1e-12), c["id"]
+        n += 1
+    assert n >= 12
+
+
+def test_approximate_permutation_test_is_reproducible_and_checked():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=12)
+    y = 0.5 * x + rng.normal(0, 0.3, 12)
+    v = rng.uniform(0.02, 0.2, 12)
+    res = rma(y, v, mods=x)
+    a = permutest(res, iter=300, seed=4)
+    b = permutest(res, iter=300, seed=4)
+    assert not a.exact and a.iterations == 300
+    pd.testing.assert_frame_equal(a.coef, b.coef)
+    assert a.coef.loc["mod1", "pval"] < 0.05  # a strong moderator
+    assert 0 < a.qm_pval <= 1
+    with pytest.raises(ValueError, match="argument 'iter'"):
+        permutest(res, iter=1)
