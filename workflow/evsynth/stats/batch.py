@@ -129,7 +129,7 @@ def _subsets_frame(y, v, sizes, drop, method, test, level, premsg="") -> pd.Data
         Y = y[idx] if k else np.zeros((len(n), K))
         V = v[idx] if k else np.ones((len(n), K))
         pre = np.full(len(n), premsg, dtype=object)
-        out = _fit_batch(Y, V, M, M[:, :, None].copy(), method, test, level, premsg=pre)
+        out = _fit_batch(Y, V, M, M[:, :, None].copy(), method, test, level, premsg=pre, want_ci=False)
         df = pd.DataFrame({new: out[old] for old, new in _L1O_COLS.items()})
         df["k"] = out["k"]
         df["converged"] = out["converged"]
