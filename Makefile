@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (Python 3.11+ and the package index):
 #   make results   create .venv if missing, run the whole pipeline and build the HTML report
-#   make test      create .venv if missing, run the whole test suite
+#   make test      create .venv if missing, run the linters (make lint) and the whole test suite
 #   make test-cluster   the demo corpus through a one-node SLURM cluster, byte-identical to a local run
 #   make new-study ID=smith2024   scaffold resources/studies/smith2024/ and list what to fill
 # Pass Snakemake options with ARGS, e.g. make results ARGS="--configfile other.yaml".
@@ -25,7 +25,7 @@ results: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(ARGS)
 	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
 
-test: $(BIN)/.installed
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed

@@ -12,8 +12,8 @@ from evsynth.pool.analysis import Corpus, analysis_dataset, multiverse, run_anal
 from evsynth.common.config import analysis_spec
 from evsynth.stats import rma
 from evsynth.ingest.records import load_records
+from evsynth.harmonize.run import complete_outcomes
 from evsynth.select.evidence import select_evidence
-from evsynth.steps import outcome_step
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "resources" / "sources"
@@ -30,7 +30,7 @@ def _main_studies(out):
 def corpus():
     records = load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
     _, selected = select_evidence(records.tables, records.studies)  # as the workflow: selected rows only
-    outcomes = outcome_step(selected["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)["outcomes"]
+    outcomes = complete_outcomes(selected["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     return Corpus(records.studies, selected, outcomes)
 
 

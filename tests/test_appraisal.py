@@ -9,15 +9,23 @@ import pandas as pd
 import pytest
 import yaml
 
-from evsynth.appraise import appraisal as A
+from evsynth.appraise.checklist import build_checklist, derive_checklist
+from evsynth.appraise.overall import overall_judgements
+from evsynth.appraise.overrides import apply_overrides
+from evsynth.appraise.tools import COLUMNS, load_tools
+from evsynth.appraise.writing import write_checklist
+from evsynth.common.timepoints import followup
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_PATH = ROOT / "resources" / "appraisal" / "tools.yaml"
 
 
+TOOLS = load_tools(TOOLS_PATH)
+
+
 @pytest.fixture(scope="module")
 def tools():
-    return A.load_tools(TOOLS_PATH)
+    return TOOLS
 
 
 # ---- tiny record builders -------------------------------------------------------------------------
@@ -63,7 +71,7 @@ def item(cl, tool, item_id):
 
 
 def judge(tools, st, tb, tool, item_id, **kw):
-    cl = A.derive_checklist(st, tb, tools, **kw)
+    cl = derive_checklist(st, tb, tools, **kw)
     return item(cl, tool, item_id)
 
 
@@ -90,19 +98,7 @@ def test_load_tools_rejects_unknown_rule(tmp_path, tools):
     p = tmp_path / "tools.yaml"
     p.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match="no_such_rule"):
-        A.load_tools(p)
-
-
-def test_timepoint_months():
-    assert A.timepoint_months("baseline") == 0
-    assert A.timepoint_months("post") is None
-    assert A.timepoint_months("2 years") == 24
-    assert A.timepoint_months("6 months") == 6
-    assert A.timepoint_months("8 weeks") == pytest.approx(8 * 7 / (365.25 / 12))
-    assert A.timepoint_months("30 days") == pytest.approx(30 / (365.25 / 12))
-    assert A.timepoint_months("0-1 years") == 0
-    assert A.timepoint_months("0-1 years", bound="upper") == 12
-    assert A.timepoint_months("later") is None
+        load_tools(p)
 
 
 # ---- Murad ---------------------------------------------------------------------------------------
@@ -218,7 +214,7 @@ def test_followup_from_participants_then_outcomes(tools):
     tb = tables(outcomes=[out(timepoint="baseline"), out(timepoint="48 weeks"), out(timepoint="post")])
     r = judge(tools, study(), tb, "murad", "Q7")
     assert r["judgement"] == "yes" and "latest outcome timepoint" in r["rationale"]
-    assert A.followup_months(study(), tb)[0] == pytest.approx(48 * 7 / (365.25 / 12))
+    assert followup({"s1": study()}, tb, "s1").months == pytest.approx(48 * 7 / (365.25 / 12))
     assert judge(tools, study(), {}, "murad", "Q7")["judgement"] == "unclear"
 
 
@@ -245,7 +241,7 @@ def test_reporting_complete(tools):
 def test_jbi_case_series_rules(tools):
     st = study(followup="1 years", selection="consecutive", inclusion_criteria="reported",
                diagnosis="standard_criteria", setting="reported", statistics="descriptive")
-    cl = A.derive_checklist(st, full_case_series(), tools)
+    cl = derive_checklist(st, full_case_series(), tools)
     got = dict(zip(cl.loc[cl.tool == "jbi_case_series", "item"], cl.loc[cl.tool == "jbi_case_series", "judgement"]))
     assert got == {"Q1": "yes", "Q2": "yes", "Q3": "yes", "Q4": "yes", "Q5": "unclear", "Q6": "yes",
                    "Q7": "yes", "Q8": "yes", "Q9": "yes", "Q10": "not applicable"}
@@ -255,28 +251,28 @@ def test_jbi_case_series_negative_and_missing(tools):
     st = study(selection="self_referred", inclusion_criteria="not_reported", diagnosis="non_standard",
                setting="not_reported", statistics="inferential")
     tb = tables(participants=[part("P1", sex="female"), part("P2", sex="male", age_at_msc_years=10)])
-    cl = A.derive_checklist(st, tb, tools)
+    cl = derive_checklist(st, tb, tools)
     got = dict(zip(cl.loc[cl.tool == "jbi_case_series", "item"], cl.loc[cl.tool == "jbi_case_series", "judgement"]))
     assert got == {"Q1": "no", "Q2": "no", "Q3": "no", "Q4": "no", "Q5": "no", "Q6": "unclear",
                    "Q7": "unclear", "Q8": "no", "Q9": "no", "Q10": "unclear"}
-    empty = A.derive_checklist(study(), {}, tools)
+    empty = derive_checklist(study(), {}, tools)
     jbi = empty[empty.tool == "jbi_case_series"].set_index("item")["judgement"]
     assert jbi["Q6"] == "no" and jbi["Q7"] == "no"
     assert set(jbi[["Q1", "Q2", "Q3", "Q4", "Q5", "Q9", "Q10"]]) == {"unclear"}
-    assert A.derive_checklist(study(selection="all_eligible"), {}, tools).pipe(
+    assert derive_checklist(study(selection="all_eligible"), {}, tools).pipe(
         lambda c: item(c, "jbi_case_series", "Q5"))["judgement"] == "yes"
 
 
 def test_jbi_case_report_rules(tools):
     st = study(design="case_report", diagnosis="standard_criteria")
     tb = {k: v[v["group"].isin(["P1", "all"])] for k, v in full_case_series().items()}  # one patient
-    cl = A.derive_checklist(st, tb, tools)
+    cl = derive_checklist(st, tb, tools)
     got = dict(zip(cl.loc[cl.tool == "jbi_case_report", "item"], cl.loc[cl.tool == "jbi_case_report", "judgement"]))
     # Q8 (takeaway lessons) cannot be derived: "unclear" until a reviewer judges it, never a pass
     assert got == {"Q1": "yes", "Q2": "yes", "Q3": "yes", "Q4": "yes", "Q5": "yes", "Q6": "yes", "Q7": "yes",
                    "Q8": "unclear"}
     assert "appraisal.yaml" in item(cl, "jbi_case_report", "Q8")["rationale"]
-    bare = A.derive_checklist(st, {}, tools)
+    bare = derive_checklist(st, {}, tools)
     got = dict(zip(bare.loc[bare.tool == "jbi_case_report", "item"], bare.loc[bare.tool == "jbi_case_report", "judgement"]))
     assert got == {"Q1": "no", "Q2": "no", "Q3": "no", "Q4": "yes", "Q5": "no", "Q6": "no", "Q7": "no", "Q8": "unclear"}
     partial = tables(interventions=[msc(cell_source="unspecified")])
@@ -285,14 +281,14 @@ def test_jbi_case_report_rules(tools):
 
 
 def test_single_arm_trial_uses_jbi_and_murad_causality(tools):
-    cl = A.derive_checklist(study(design="single_arm_trial"), {}, tools)
+    cl = derive_checklist(study(design="single_arm_trial"), {}, tools)
     assert list(cl.loc[cl.tool == "murad", "item"]) == ["Q4", "Q5", "Q6", "Q7"]
     assert list(cl.loc[cl.tool == "jbi_case_series", "item"]) == [f"Q{i}" for i in range(1, 11)]
     assert list(cl["tool"].unique()) == ["murad", "jbi_case_series"]  # tools.yaml order
 
 
 def test_systematic_review_single_row(tools):
-    cl = A.derive_checklist(study("rev", design="systematic_review", level="aggregate"), {}, tools)
+    cl = derive_checklist(study("rev", design="systematic_review", level="aggregate"), {}, tools)
     assert len(cl) == 1
     r = cl.iloc[0]
     assert (r["tool"], r["judgement"], r["source"]) == ("none", "not applicable", "derived")
@@ -300,14 +296,14 @@ def test_systematic_review_single_row(tools):
 
 
 def test_unspecified_design_single_row(tools):
-    cl = A.derive_checklist(study("x", design="unspecified", level="aggregate"), {}, tools)
+    cl = derive_checklist(study("x", design="unspecified", level="aggregate"), {}, tools)
     assert list(zip(cl["tool"], cl["judgement"])) == [("none", "not applicable")]
     assert "design" in cl.iloc[0]["rationale"].lower()
 
 
 def test_unknown_design_is_an_error(tools):
     with pytest.raises(ValueError, match="design"):
-        A.derive_checklist(study(design="cohort"), {}, tools)
+        derive_checklist(study(design="cohort"), {}, tools)
 
 
 # ---- RoB 2 and ROBINS-I --------------------------------------------------------------------------
@@ -362,11 +358,11 @@ def test_robins_i_rules(tools):
                selection="consecutive", blinding="open_label", ascertainment="validated_instrument_clinician")
     tb = rct_tables((20, 31))
     tb["cointerventions"] = table("cointerventions", [co("msc", relation="concurrent", therapy="DMARDs")])
-    cl = A.derive_checklist(st, tb, tools)
+    cl = derive_checklist(st, tb, tools)
     got = dict(zip(cl["item"], cl["judgement"]))
     assert got == {"D1": "serious", "D2": "low", "D3": "low", "D4": "serious", "D5": "serious",
                    "D6": "moderate", "D7": "no information"}
-    bare = A.derive_checklist(study(design="nonrandomized_controlled", level="aggregate"), {}, tools)
+    bare = derive_checklist(study(design="nonrandomized_controlled", level="aggregate"), {}, tools)
     assert set(bare["judgement"]) == {"no information"}
     sel = {"self_referred": "serious", "selected": "moderate"}
     for v, e in sel.items():
@@ -378,12 +374,12 @@ def test_robins_i_rules(tools):
 # ---- overrides -----------------------------------------------------------------------------------
 
 def test_reviewer_override_differs_lists_both(tools):
-    cl = A.derive_checklist(study(selection="self_referred"), {}, tools)
+    cl = derive_checklist(study(selection="self_referred"), {}, tools)
     ov = {"study": "s1", "judgements": [
         {"tool": "murad", "item": "Q1", "judgement": "unclear", "rationale": "Whole experience not stated.",
          "source": "text", "quote": "our experience"},
         {"tool": "jbi_case_series", "item": "Q4", "judgement": "no", "rationale": "Self-referred."}]}
-    res = A.apply_overrides(cl, ov, tools)
+    res = apply_overrides(cl, ov, tools)
     q1 = item(res, "murad", "Q1")
     assert (q1["judgement"], q1["source"]) == ("unclear", "reviewer")
     assert (q1["derived_judgement"], q1["reviewer_judgement"]) == ("no", "unclear")
@@ -398,8 +394,8 @@ def test_reviewer_override_differs_lists_both(tools):
 
 def test_override_fills_non_derivable_item(tools):
     st = study(design="rct", level="aggregate")
-    cl = A.derive_checklist(st, {}, tools)
-    res = A.apply_overrides(cl, {"s1": {"judgements": [
+    cl = derive_checklist(st, {}, tools)
+    res = apply_overrides(cl, {"s1": {"judgements": [
         {"tool": "rob2", "item": "D5", "judgement": "some concerns", "rationale": "No registered analysis plan."}]}},
         tools)
     d5 = item(res, "rob2", "D5")
@@ -413,9 +409,9 @@ def test_override_fills_non_derivable_item(tools):
     ({"tool": "murad", "item": "Q1", "judgement": "yes"}, "rationale"),
 ])
 def test_invalid_overrides_are_errors(tools, entry, match):
-    cl = A.derive_checklist(study(), {}, tools)
+    cl = derive_checklist(study(), {}, tools)
     with pytest.raises(ValueError, match=match):
-        A.apply_overrides(cl, {"judgements": [entry]}, tools)
+        apply_overrides(cl, {"judgements": [entry]}, tools)
 
 
 # ---- overall -------------------------------------------------------------------------------------
@@ -440,7 +436,7 @@ def cl_of(tool, judgements, sid="s1"):
     ("none", ["not applicable"], "not applicable", False),
 ])
 def test_overall_rules(tool, js, overall, high):
-    res = A.overall_judgements(cl_of(tool, js))
+    res = overall_judgements(cl_of(tool, js), TOOLS["settings"])
     assert list(res.columns[:4]) == ["study", "tool", "overall", "high_risk"]
     assert (res.iloc[0]["overall"], bool(res.iloc[0]["high_risk"])) == (overall, high)
 
@@ -449,11 +445,11 @@ def test_reviewer_overall_wins(tools):
     st = {"s1": study(design="rct", level="aggregate", randomization="central", blinding="double_blind")}
     ov = {"s1": {"judgements": [{"tool": "rob2", "item": "overall", "judgement": "high",
                                  "rationale": "Selective reporting suspected."}]}}
-    cl = A.build_checklist(st, rct_tables((32, 31)), tools, ov, 6.0)
+    cl = build_checklist(st, rct_tables((32, 31)), tools, ov, 6.0)
     o = item(cl, "rob2", "overall")
     assert (o["judgement"], o["source"], o["derived_judgement"], o["reviewer_judgement"]) == \
         ("high", "reviewer", "some concerns", "high")
-    res = A.overall_judgements(cl)
+    res = overall_judgements(cl, TOOLS["settings"])
     assert (res.iloc[0]["overall"], bool(res.iloc[0]["high_risk"]), res.iloc[0]["source"]) == ("high", True, "reviewer")
 
 
@@ -466,8 +462,8 @@ def test_build_checklist_covers_every_study_in_order(tools):
     corpus = {"cointerventions": pd.concat([table("cointerventions", [co()], "a_cs"),
                                             table("cointerventions", [co("msc", relation="stopped_before")], "c_rct")]),
               "interventions": table("interventions", [msc("msc")], "c_rct")}
-    cl = A.build_checklist(studies, corpus, tools, {}, 6.0)
-    assert list(cl.columns) == A.COLUMNS
+    cl = build_checklist(studies, corpus, tools, {}, 6.0)
+    assert list(cl.columns) == COLUMNS
     assert set(cl["study"]) == set(studies)
     assert list(cl["study"].drop_duplicates()) == ["a_cs", "b_rev", "c_rct"]
     a = cl[cl.study == "a_cs"]
@@ -479,15 +475,15 @@ def test_build_checklist_covers_every_study_in_order(tools):
     assert list(c["item"]) == ["D1", "D2", "D3", "D4", "D5", "overall"]
     b = cl[cl.study == "b_rev"]
     assert list(b["item"]) == ["none", "overall"] and set(b["judgement"]) == {"not applicable"}
-    again = A.build_checklist(dict(reversed(list(studies.items()))), corpus, tools, {}, 6.0)
+    again = build_checklist(dict(reversed(list(studies.items()))), corpus, tools, {}, 6.0)
     pd.testing.assert_frame_equal(cl, again)
 
 
 def test_markdown_and_csv(tmp_path, tools):
-    cl = A.build_checklist({"s1": study(selection="self_referred")}, {}, tools, {}, 6.0)
-    A.write_checklist(cl, tmp_path / "t.csv", tmp_path / "t.md", tools)
+    cl = build_checklist({"s1": study(selection="self_referred")}, {}, tools, {}, 6.0)
+    write_checklist(cl, tmp_path / "t.csv", tmp_path / "t.md", tools)
     back = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
-    assert list(back.columns) == A.COLUMNS and len(back) == len(cl)
+    assert list(back.columns) == COLUMNS and len(back) == len(cl)
     md = (tmp_path / "t.md").read_text()
     assert "## Murad et al. 2018 (`murad`)" in md and "| s1 | Q1 | selection | no | derived |" in md
 
@@ -512,7 +508,7 @@ def test_plots_write_png_and_svg_with_robvis_colours(tmp_path, tools):
 
     studies = {"a": study("a", design="rct", level="aggregate", randomization="central", blinding="double_blind"),
                "b": study("b", design="rct", level="aggregate", randomization="none")}
-    cl = A.build_checklist(studies, rct_tables(), tools, {}, 6.0)
+    cl = build_checklist(studies, rct_tables(), tools, {}, 6.0)
     files = P.traffic_light(cl, "rob2", tmp_path / "tl.png") + P.summary_bars(cl, "rob2", tmp_path / "sum")
     assert [f.name for f in files] == ["tl.png", "tl.svg", "sum.png", "sum.svg"]
     assert all(f.stat().st_size > 1000 for f in files)

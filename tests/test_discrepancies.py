@@ -6,8 +6,8 @@ import pytest
 
 from evsynth.describe.discrepancies import (
     age_followup_conflicts, find_discrepancies, pair_kind, repeated_values, route_count_conflicts,
-    timepoint_months,
 )
+from evsynth.common.timepoints import timepoint_months
 
 STUDIES = {"s2021": {"level": "individual", "sources": {
     "text": {"kind": "text"}, "table": {"kind": "table"}, "review": {"kind": "secondary"},

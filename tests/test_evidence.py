@@ -14,10 +14,11 @@ from evsynth.common.config import analysis_spec
 from evsynth.describe.discrepancies import find_discrepancies
 from evsynth.describe.harms import POPULATION_ORDER, harms_table, patients_with_event
 from evsynth.describe.summaries import analysis_units, descriptive_summaries
+from evsynth.harmonize.run import complete_outcomes
+from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, mark_selected
 from evsynth.ingest.records import load_records
 from evsynth.pool.analysis import Corpus, analysis_dataset, run_analysis
 from evsynth.select.evidence import SelectionError, load_pins, select_evidence, used_rows
-from evsynth.steps import dose_step, outcome_step
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "resources" / "sources"
@@ -33,8 +34,9 @@ def records():
 def synthesize(tables: dict, studies: dict) -> dict:
     """What the workflow computes from records: selection, doses, outcomes, analyses, summaries."""
     evidence, sel = select_evidence(tables, studies)
-    outcomes = outcome_step(sel["outcomes"], VOCAB, "wan2014", 0.5)["outcomes"]
-    doses = dose_step(tables, sel["interventions"])
+    outcomes = complete_outcomes(sel["outcomes"], VOCAB, "wan2014", 0.5)
+    d = mark_selected(harmonize_curated_doses(tables["interventions"], tables["participants"]), sel["interventions"])
+    doses = {"doses": d, "cumulative": cumulative_doses(d.loc[d["selected"]])}
     corpus = Corpus(studies, sel, outcomes)
     pooled = {name: run_analysis(name, analysis_spec(CONFIG, name), corpus)
               for name in ("deaths", "serious_adverse_events", "sle_remission")}

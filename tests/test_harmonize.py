@@ -1,4 +1,4 @@
-"""harmonize_doses / cumulative_doses / implied_weight_conflicts / harmonize_outcomes / time_months."""
+"""harmonize_doses / cumulative_doses / implied_weight_conflicts / harmonize_outcomes."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from evsynth.harmonize.tables import (
-    HarmonizeError, cumulative_doses, harmonize_doses, harmonize_outcomes, implied_weight_conflicts, time_months,
+    HarmonizeError, cumulative_doses, harmonize_doses, harmonize_outcomes, implied_weight_conflicts,
     weight_interval,
 )
 from evsynth.harmonize.units import load_units
@@ -214,14 +214,3 @@ def test_errors_name_file_line_column_value_expectation():
 def test_change_may_be_negative_within_width():
     o = harmonize_outcomes(_out([dict(measure="sledai_2k", unit="score", stat="mean", value=-9.0, metric="change")]), MEASURES, UNITS)
     assert o["value_h"].iloc[0] == -9.0
-
-
-def test_time_months():
-    tp = pd.Series(["baseline", "8 weeks", "2 years", "0-1 weeks", "post", None, "30 days", "6 months", "soon"])
-    m, r = time_months(tp)
-    dpm = 365.25 / 12
-    assert m[0] == 0 and m[1] == pytest.approx(56 / dpm) and m[2] == 24
-    assert m[3] == pytest.approx(3.5 / dpm) and "midpoint" in r[3]
-    assert np.isnan(m[4]) and r[4] == "time not reported" and np.isnan(m[5])
-    assert m[6] == pytest.approx(30 / dpm) and m[7] == 6
-    assert r[8] == "ERROR"

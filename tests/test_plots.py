@@ -1,4 +1,4 @@
-"""Plots of issue 6 (evsynth.report.plots): files are written, valid, deterministic, and carry their texts."""
+"""Plots of issue 6 (evsynth.report.forest, .specification_curve, .dose_plot): files are written, valid, deterministic, and carry their texts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evsynth.report import plots
+from evsynth.report.dose_plot import dose_plot
+from evsynth.report.forest import forest_plot
+from evsynth.report.specification_curve import specification_curve
+from evsynth.stats.effects import transf_ipft
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
@@ -87,7 +90,7 @@ def _render_twice(fn, tmp_path, *args, **kw):
 
 def test_forest_plot_files_texts_and_determinism(tmp_path):
     st = _studies()
-    written = _render_twice(plots.forest_plot, tmp_path, st, POOLED, title="DAS28 at 6 months",
+    written = _render_twice(forest_plot, tmp_path, st, POOLED, title="DAS28 at 6 months",
                             effect_label="Standardized mean difference", caveat="Describes the reported evidence; "
                             "does not show efficacy.")
     _check(written, tmp_path)
@@ -104,7 +107,7 @@ def test_forest_plot_files_texts_and_determinism(tmp_path):
 
 def test_forest_plot_k1_and_nan_pi(tmp_path):
     one = _studies(1)
-    written = plots.forest_plot(one, dict(POOLED, k=1), [tmp_path / "k1.png", tmp_path / "k1.svg"], title="k1",
+    written = forest_plot(one, dict(POOLED, k=1), [tmp_path / "k1.png", tmp_path / "k1.svg"], title="k1",
                                 effect_label="Mean difference")
     _check(written, tmp_path)
     text = _svg_text(written[1])
@@ -112,7 +115,7 @@ def test_forest_plot_k1_and_nan_pi(tmp_path):
     assert "Pooled" not in text
 
     nopi = dict(POOLED, pi_lb=float("nan"), pi_ub=float("nan"))
-    written = plots.forest_plot(_studies(), nopi, [tmp_path / "nopi.svg"], title="no PI", effect_label="SMD")
+    written = forest_plot(_studies(), nopi, [tmp_path / "nopi.svg"], title="no PI", effect_label="SMD")
     text = _svg_text(written[0])
     assert "prediction interval not shown" in text.lower()
     assert "95% prediction interval" not in text
@@ -120,7 +123,7 @@ def test_forest_plot_k1_and_nan_pi(tmp_path):
 
 def test_forest_plot_backtransforms(tmp_path):
     st = _studies()
-    text = _svg_text(plots.forest_plot(st, POOLED, [tmp_path / "rr.svg"], title="RR", effect_label="Risk ratio",
+    text = _svg_text(forest_plot(st, POOLED, [tmp_path / "rr.svg"], title="RR", effect_label="Risk ratio",
                                        transform="exp")[0])
     assert f"{math.exp(-0.1234):.2f} [{math.exp(-0.4):.2f}, {math.exp(0.15):.2f}]" in text
     assert "log scale" in text
@@ -130,18 +133,18 @@ def test_forest_plot_backtransforms(tmp_path):
     pft = 0.5 * (np.arcsin(np.sqrt(p * n / (n + 1))) + np.arcsin(np.sqrt((p * n + 1) / (n + 1))))
     ft = pd.DataFrame({"label": ["a", "b", "c"], "yi": pft, "ci_lb": pft - 0.1, "ci_ub": pft + 0.1,
                        "weight": [30.0, 50.0, 20.0], "n": n})
-    back = plots._ipft(pft, n)
+    back = transf_ipft(pft, n)
     np.testing.assert_allclose(back, p, atol=1e-10)
     pooled = dict(POOLED, estimate=float(pft.mean()), ci_lb=float(pft.mean() - 0.05), ci_ub=float(pft.mean() + 0.05),
                   k=3)
-    text = _svg_text(plots.forest_plot(ft, pooled, [tmp_path / "ft.svg"], title="FT", effect_label="Proportion",
+    text = _svg_text(forest_plot(ft, pooled, [tmp_path / "ft.svg"], title="FT", effect_label="Proportion",
                                        transform="ipft", null_value=None)[0])
     assert f"{back[0]:.2f} [" in text
     with pytest.raises(ValueError, match="ipft"):
-        plots.forest_plot(ft.drop(columns="n"), pooled, [tmp_path / "x.svg"], title="x", effect_label="x",
+        forest_plot(ft.drop(columns="n"), pooled, [tmp_path / "x.svg"], title="x", effect_label="x",
                           transform="ipft")
     # precomputed: drawn as given
-    text = _svg_text(plots.forest_plot(ft.assign(yi=p, ci_lb=p - 0.05, ci_ub=p + 0.05), dict(pooled, estimate=0.33),
+    text = _svg_text(forest_plot(ft.assign(yi=p, ci_lb=p - 0.05, ci_ub=p + 0.05), dict(pooled, estimate=0.33),
                                        [tmp_path / "pre.svg"], title="pre", effect_label="Proportion",
                                        transform="none-precomputed", null_value=None)[0])
     assert "0.20 [0.15, 0.25]" in text and "0.33 [" in text
@@ -153,15 +156,15 @@ def test_forest_plot_40_rows_and_bad_suffix(tmp_path):
                                  for i in range(k)],
                        "yi": np.linspace(-1, 1, k), "ci_lb": np.linspace(-1, 1, k) - 0.5,
                        "ci_ub": np.linspace(-1, 1, k) + 0.5, "weight": np.full(k, 100 / k)})
-    (png,) = plots.forest_plot(st, dict(POOLED, k=k), [tmp_path / "big.png"], title="40", effect_label="SMD")
+    (png,) = forest_plot(st, dict(POOLED, k=k), [tmp_path / "big.png"], title="40", effect_label="SMD")
     assert png.read_bytes().startswith(PNG_SIG)
     with pytest.raises(ValueError, match="format"):
-        plots.forest_plot(st, POOLED, [tmp_path / "x.pdf"], title="x", effect_label="x")
+        forest_plot(st, POOLED, [tmp_path / "x.pdf"], title="x", effect_label="x")
 
 
 def test_specification_curve(tmp_path):
     mv = _multiverse()
-    written = _render_twice(plots.specification_curve, tmp_path, mv, title="Spec curve", effect_label="SMD",
+    written = _render_twice(specification_curve, tmp_path, mv, title="Spec curve", effect_label="SMD",
                             choice_columns=["estimator", "test", "correlation"])
     _check(written, tmp_path)
     text = _svg_text(written[1])
@@ -171,13 +174,13 @@ def test_specification_curve(tmp_path):
     for word in ("estimator", "REML", "knha", "0.5", "CI excludes the null", "pre-specified"):
         assert word in text
     # ratio scale and nothing converged
-    written = plots.specification_curve(mv.assign(converged=False), [tmp_path / "none.svg"], title="x",
+    written = specification_curve(mv.assign(converged=False), [tmp_path / "none.svg"], title="x",
                                         effect_label="RR", choice_columns=["estimator"], transform="exp")
     assert "no specification converged" in _svg_text(written[0])
 
 
 def test_dose_plot(tmp_path):
-    written = _render_twice(plots.dose_plot, tmp_path, _doses())
+    written = _render_twice(dose_plot, tmp_path, _doses())
     _check(written, tmp_path)
     text = _svg_text(written[1])
     assert "not derivable: li2019 (arm a), kuca2020." in text
@@ -186,12 +189,12 @@ def test_dose_plot(tmp_path):
         assert word in text
     assert text.index("Pediatric") < text.index("Adult") < text.index("Mixed")
     with pytest.raises(ValueError, match="lack columns"):
-        plots.dose_plot(_doses().drop(columns="population"), [tmp_path / "x.png"])
+        dose_plot(_doses().drop(columns="population"), [tmp_path / "x.png"])
 
 
 def test_style_does_not_leak(tmp_path):
     import matplotlib.pyplot as plt
 
     before = (plt.rcParams["svg.fonttype"], plt.rcParams["svg.hashsalt"], plt.rcParams["font.size"])
-    plots.dose_plot(_doses(), [tmp_path / "d.svg"])
+    dose_plot(_doses(), [tmp_path / "d.svg"])
     assert (plt.rcParams["svg.fonttype"], plt.rcParams["svg.hashsalt"], plt.rcParams["font.size"]) == before

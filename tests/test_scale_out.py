@@ -12,7 +12,7 @@ import yaml
 from evsynth.common.config import analysis_spec
 from evsynth.ingest.records import load_records
 from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse
-from evsynth.steps import outcome_step
+from evsynth.harmonize.run import complete_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -39,7 +39,7 @@ def test_every_rule_declares_memory_and_runtime():
 @pytest.fixture(scope="module")
 def corpus():
     records = load_records(ROOT / "resources" / "studies", sources_dir=ROOT / "resources" / "sources", root=ROOT)
-    outcomes = outcome_step(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)["outcomes"]
+    outcomes = complete_outcomes(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     return Corpus(records.studies, records.tables, outcomes)
 
 

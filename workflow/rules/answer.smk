@@ -23,7 +23,7 @@ rule summarize_findings:
         xlsx="results/tables/summary_of_findings.xlsx",
     params:
         settings=config["summary_of_findings"],
-        analyses={name: analysis_spec(config, name) for name in ANALYSES},
+        analyses=get_analysis_specs(),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -37,7 +37,7 @@ rule summarize_findings:
 
 rule tabulate_flow:
     input:
-        ledger=rules.write_ledger.output[0],
+        ledger=rules.write_ledger.output.ledger,
         studies=rules.validate_records.output.studies,
         excluded=rules.combine_pooled.output.excluded,
         studies_rows=rules.combine_pooled.output.studies,
@@ -97,7 +97,7 @@ rule build_evidence_page:
         discrepancies=rules.report_discrepancies.output.csv,
         studies=rules.tabulate_studies.output.csv,
         doses=rules.harmonize_doses.output.doses,
-        doses_plot="results/plots/doses.png",
+        doses_plot=rules.plot_doses.output[0],
         flow=rules.tabulate_flow.output.csv,
         flow_plot=rules.tabulate_flow.output.png,
         dictionary=rules.describe_columns.output.csv,
@@ -110,7 +110,7 @@ rule build_evidence_page:
         ),
     params:
         settings=config["summary_of_findings"],
-        analyses={name: analysis_spec(config, name) for name in ANALYSES},
+        analyses=get_analysis_specs(),
     resources:
         mem_mb=1000,
         runtime=10,

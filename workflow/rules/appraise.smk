@@ -5,7 +5,7 @@ rule appraise_studies:
     input:
         records=rules.validate_records.output.tables,
         studies=rules.validate_records.output.studies,
-        tools="resources/appraisal/tools.yaml",
+        tools=APPRAISAL_TOOLS,
         overrides=get_override_files(),
     output:
         csv=report(
@@ -28,6 +28,7 @@ rule appraise_studies:
         ),
     params:
         min_followup_months=config["appraisal"]["min_followup_months"],
+        followup_bound=config["followup"]["range_bound"],
         colourblind=config["appraisal"]["colourblind"],
     resources:
         mem_mb=1000,

@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+from evsynth.appraise.tools import bias_tools
 from evsynth.common.config import (
     ConfigError,
     ConfigLocator,
@@ -9,6 +10,7 @@ from evsynth.common.config import (
     check_run_config,
 )
 from evsynth.common.io import output_folder_problem
+from evsynth.ingest.records import TABLES
 
 
 # A config problem names config/config.yaml (or --configfile/--config), line, key, value and allowed values.
@@ -23,28 +25,20 @@ try:
     )
 except ConfigError as exc:
     sys.exit(f"error: {exc}")
-for folder in ("results", "logs"):  # a file named results/ or a read-only folder: one line, no traceback
+# A file named results/ or a read-only folder: one line, no traceback.
+for folder in ("results", "logs"):
     if output_folder_problem(folder):
         sys.exit(f"error: {output_folder_problem(folder)}")
 
 ANALYSES = sorted(config.get("analyses") or {})
 MULTIVERSE = (config.get("multiverse") or {}).get("analyses", [])
 APPRAISAL_TOOLS = "resources/appraisal/tools.yaml"
-BIAS_TOOLS = ["murad", "jbi_case_series", "jbi_case_report", "rob2", "robins_i"]
+BIAS_TOOLS = bias_tools(APPRAISAL_TOOLS)
+RECORD_TABLES = list(TABLES)
 
 
 wildcard_constraints:
-    table="participants|interventions|outcomes|adverse_events|cointerventions",
     analysis="[a-z][a-z0-9_]*",
-
-
-RECORD_TABLES = [
-    "participants",
-    "interventions",
-    "outcomes",
-    "adverse_events",
-    "cointerventions",
-]
 
 
 def get_record_files():
@@ -103,6 +97,12 @@ def get_analysis_spec(wildcards):
     return analysis_spec(config, wildcards.analysis)
 
 
+def get_analysis_specs():
+    """Every analysis' config with defaults filled in (compare_reviews, the summary of findings and the
+    evidence page read them all)."""
+    return {name: analysis_spec(config, name) for name in ANALYSES}
+
+
 def get_multiverse_spec(wildcards):
     """One multiverse shard: the grid of choices for one analysis and that analysis' spec (editing one
     analysis reruns only its shard)."""
@@ -115,7 +115,8 @@ def get_multiverse_spec(wildcards):
 
 def get_result_tables():
     """Every CSV table under results/tables/ (and the software versions): the data dictionary describes
-    each column of each; a test checks that no table the pipeline writes is missing here."""
+    each column of each; a test checks that no table the pipeline writes is missing here.
+    """
     tables = [
         "analysis_excluded",
         "analysis_studies",

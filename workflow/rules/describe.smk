@@ -1,4 +1,30 @@
-# describe: per-patient and per-study tables rebuilt from the records.
+# describe: per-patient and per-study tables rebuilt from the records, and where the sources disagree.
+
+
+rule report_discrepancies:
+    input:
+        records=rules.validate_records.output.tables,
+        studies=rules.validate_records.output.studies,
+        dose_conflicts=rules.harmonize_doses.output.conflicts,
+        doses=rules.harmonize_doses.output.doses,
+        evidence=rules.select_evidence.output.evidence,
+    output:
+        csv=report(
+            "results/tables/discrepancies.csv",
+            caption="../report/discrepancies.rst",
+            category="Records",
+            labels={"table": "discrepancies"},
+        ),
+        md="results/tables/discrepancies.md",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        "logs/report_discrepancies.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/report_discrepancies.py"
 
 
 rule tabulate_cases:
@@ -39,6 +65,8 @@ rule tabulate_studies:
             labels={"table": "studies"},
         ),
         md="results/tables/studies.md",
+    params:
+        followup_bound=config["followup"]["range_bound"],
     resources:
         mem_mb=1000,
         runtime=10,
@@ -76,6 +104,7 @@ rule summarize_evidence:
         xlsx="results/tables/summaries.xlsx",
     params:
         conditions=config["summaries"]["conditions"],
+        followup_bound=config["followup"]["range_bound"],
     resources:
         mem_mb=1000,
         runtime=10,
@@ -85,27 +114,6 @@ rule summarize_evidence:
         "../envs/evsynth.yaml"
     script:
         "../scripts/summarize_evidence.py"
-
-
-rule plot_doses:
-    input:
-        doses=rules.harmonize_doses.output.doses,
-        studies=rules.validate_records.output.studies,
-    output:
-        report(
-            multiext("results/plots/doses", ".png", ".svg"),
-            caption="../report/doses.rst",
-            category="Descriptive summaries",
-        ),
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        "logs/plot_doses.log",
-    conda:
-        "../envs/evsynth.yaml"
-    script:
-        "../scripts/plot_doses.py"
 
 
 rule tabulate_harms:

@@ -32,9 +32,9 @@ rule pool_analysis:
 
 rule combine_pooled:
     input:
-        pooled=expand("results/analyses/{analysis}/pooled.csv", analysis=ANALYSES),
-        studies=expand("results/analyses/{analysis}/studies.csv", analysis=ANALYSES),
-        excluded=expand("results/analyses/{analysis}/excluded.csv", analysis=ANALYSES),
+        pooled=expand(rules.pool_analysis.output.pooled, analysis=ANALYSES),
+        studies=expand(rules.pool_analysis.output.studies, analysis=ANALYSES),
+        excluded=expand(rules.pool_analysis.output.excluded, analysis=ANALYSES),
     output:
         csv=report(
             "results/tables/pooled.csv",
@@ -71,7 +71,7 @@ rule compare_reviews:
         ),
         md="results/tables/review_comparison.md",
     params:
-        analyses={name: analysis_spec(config, name) for name in ANALYSES},
+        analyses=get_analysis_specs(),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -116,7 +116,7 @@ rule run_multiverse:
 
 rule combine_multiverse:
     input:
-        expand("results/multiverse/{analysis}.parquet", analysis=MULTIVERSE),
+        expand(rules.run_multiverse.output.table, analysis=MULTIVERSE),
     output:
         csv=report(
             "results/tables/multiverse.csv",

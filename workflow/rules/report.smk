@@ -1,4 +1,4 @@
-# report: what the HTML report shows besides the tables and plots: the software and the config of the run.
+# report: the ledger of every input row, the dose plot, the software, config and inputs of the run, and what changed since a previous run.
 
 
 rule record_environment:
@@ -72,3 +72,48 @@ rule compare_runs:
         "../envs/evsynth.yaml"
     script:
         "../scripts/compare_runs.py"
+
+
+rule write_ledger:
+    input:
+        validation=rules.validate_records.output.ledger,
+        doses=rules.harmonize_doses.output.ledger,
+        outcomes=rules.harmonize_outcomes.output.ledger,
+    output:
+        ledger="results/tables/ledger.csv",
+        quote_checks=report(
+            "results/tables/quote_checks.csv",
+            caption="../report/quote_checks.rst",
+            category="Records",
+            labels={"table": "quotes checked against a source text"},
+        ),
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        "logs/write_ledger.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/write_ledger.py"
+
+
+rule plot_doses:
+    input:
+        doses=rules.harmonize_doses.output.doses,
+        studies=rules.validate_records.output.studies,
+    output:
+        report(
+            multiext("results/plots/doses", ".png", ".svg"),
+            caption="../report/doses.rst",
+            category="Descriptive summaries",
+        ),
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        "logs/plot_doses.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/plot_doses.py"

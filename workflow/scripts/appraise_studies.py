@@ -1,11 +1,7 @@
 """appraise_studies: the bias checklist, each study's overall judgement per tool, and the robvis plots."""
 
-from evsynth.common.io import load_saved_records, step
-from evsynth.steps import appraisal_step
+from evsynth.common.io import step
+from evsynth.appraise.run import run_appraise_studies
 
 with step(snakemake.log[0]):
-    records = load_saved_records(snakemake.input.records, snakemake.input.studies)
-    appraisal_step(
-        records, snakemake.input.tools, snakemake.input.overrides, snakemake.params.min_followup_months,
-        snakemake.params.colourblind, snakemake.output,
-    )
+    run_appraise_studies(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

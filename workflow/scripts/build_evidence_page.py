@@ -1,7 +1,7 @@
 """build_evidence_page: results/index.html, the question, the one-screen answer and the evidence behind it."""
 
-from evsynth.answer.page import run_build_evidence_page
 from evsynth.common.io import step
+from evsynth.answer.run import run_build_evidence_page
 
 with step(snakemake.log[0]):
-    run_build_evidence_page(snakemake.input, snakemake.output, snakemake.params)
+    run_build_evidence_page(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -1,7 +1,7 @@
 """combine_multiverse: the per-analysis multiverse shards gathered in one table."""
 
 from evsynth.common.io import step
-from evsynth.steps import combine_multiverse_step
+from evsynth.pool.run import run_combine_multiverse
 
 with step(snakemake.log[0]):
-    combine_multiverse_step(snakemake.input, snakemake.output)
+    run_combine_multiverse(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -1,7 +1,7 @@
 """combine_pooled: every analysis' rows in one table (CSV, Markdown, workbook)."""
 
 from evsynth.common.io import step
-from evsynth.steps import combine_step
+from evsynth.pool.run import run_combine_pooled
 
 with step(snakemake.log[0]):
-    combine_step(snakemake.input, snakemake.output)
+    run_combine_pooled(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

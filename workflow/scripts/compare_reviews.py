@@ -1,7 +1,7 @@
 """compare_reviews: our pooled estimates beside the published reviews' where they cover the same outcome."""
 
 from evsynth.common.io import step
-from evsynth.steps import compare_step
+from evsynth.pool.run import run_compare_reviews
 
 with step(snakemake.log[0]):
-    compare_step(snakemake.params.analyses, snakemake.input, snakemake.output)
+    run_compare_reviews(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -1,7 +1,7 @@
 """plot_doses: dose per kg by study and route."""
 
 from evsynth.common.io import step
-from evsynth.steps import dose_plot_step
+from evsynth.report.run import run_plot_doses
 
 with step(snakemake.log[0]):
-    dose_plot_step(snakemake.input, list(snakemake.output))
+    run_plot_doses(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -1,7 +1,7 @@
 """record_environment: the versions of the software that computed the results, and the config used."""
 
 from evsynth.common.io import step
-from evsynth.steps import environment_step
+from evsynth.report.run import run_record_environment
 
 with step(snakemake.log[0]):
-    environment_step(snakemake.params.config, snakemake.output.software, snakemake.output.config)
+    run_record_environment(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

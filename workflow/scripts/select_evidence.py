@@ -1,7 +1,7 @@
 """select_evidence: per study x group x quantity x timepoint, the record row the synthesis uses, and why."""
 
 from evsynth.common.io import step
-from evsynth.select.evidence import run_select_evidence
+from evsynth.select.run import run_select_evidence
 
 with step(snakemake.log[0]):
-    run_select_evidence(snakemake.input, snakemake.params, snakemake.output)
+    run_select_evidence(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -1,7 +1,7 @@
 """summarize_evidence: descriptive summaries by population, condition, cell source, donor, route; pediatric cases."""
 
 from evsynth.common.io import step
-from evsynth.steps import summary_step
+from evsynth.describe.run import run_summarize_evidence
 
 with step(snakemake.log[0]):
-    summary_step(snakemake.input, snakemake.output, snakemake.params.conditions)
+    run_summarize_evidence(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -1,7 +1,7 @@
 """tabulate_harms: every adverse event and death of every study, seriousness yes/no/unknown, children first."""
 
 from evsynth.common.io import step
-from evsynth.describe.harms import run_tabulate_harms
+from evsynth.describe.run import run_tabulate_harms
 
 with step(snakemake.log[0]):
-    run_tabulate_harms(snakemake.input, snakemake.output)
+    run_tabulate_harms(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

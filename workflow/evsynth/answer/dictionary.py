@@ -8,12 +8,10 @@ from them: a column nobody described is listed as ``NOT DESCRIBED`` and the test
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["DESCRIPTIONS", "TABLE_DESCRIPTIONS", "NOT_DESCRIBED", "DICTIONARY_COLUMNS", "data_dictionary",
-           "run_describe_columns"]
+__all__ = ["DESCRIPTIONS", "TABLE_DESCRIPTIONS", "NOT_DESCRIBED", "DICTIONARY_COLUMNS", "data_dictionary"]
 
 NOT_DESCRIBED = "NOT DESCRIBED"
 DICTIONARY_COLUMNS = ["table", "column", "description"]
@@ -229,7 +227,8 @@ DESCRIPTIONS: dict[str, str] = {
     "dose_per_kg_min": "smallest cells per kg per administration",
     "dose_per_kg_max": "largest cells per kg per administration",
     "administrations_by_route": "administrations per route",
-    "followup_basis": "what the follow-up is measured from",
+    "followup_basis": "the record the follow-up comes from and, for a range, the end used (config "
+                      "followup.range_bound); one rule for every table: evsynth.common.timepoints.followup",
     "confounding_note": "why the change may be confounded",
     # responders
     "threshold": "responder threshold",
@@ -380,6 +379,14 @@ TABLE_DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("review_comparison.csv", "measure"): "outcome measure compared",
     ("review_comparison.csv", "note"): "how the comparison was made, and its limits",
     ("bias_checklist.csv", "source"): "derived (by the pipeline) or reviewer (appraisal.yaml)",
+    ("bias_checklist.csv", "rule"): "the derivation rule that gave the judgement (evsynth.appraise.<module>.<function>), "
+                                    "or reviewer for a reviewer's judgement",
+    ("discrepancies.csv", "check"): "the function that found the row (evsynth.<stage>.<module>.<function>)",
+    ("pooled.csv", "function"): "the function that computed the row's estimate (evsynth.<stage>.<module>.<function>)",
+    ("pooled.csv", "spec"): "the analysis choices behind the row (effect, method, test, level, correlation, "
+                            "imputation, timepoint)",
+    ("summaries.csv", "followup_basis"): "per study/group summarized, the record its follow-up comes from and, for a "
+                                         "range, the end used (evsynth.common.timepoints.followup)",
     ("bias_overall.csv", "source"): "derived (by the pipeline) or reviewer (appraisal.yaml)",
     ("bias_checklist.csv", "domain"): "bias domain of the item",
     ("discrepancies.csv", "note"): "what the disagreement is, in words",
@@ -399,18 +406,3 @@ def data_dictionary(headers: dict[str, list[str]]) -> pd.DataFrame:
             desc = TABLE_DESCRIPTIONS.get((table, col)) or DESCRIPTIONS.get(col) or NOT_DESCRIBED
             rows.append({"table": table, "column": col, "description": desc})
     return pd.DataFrame(rows, columns=DICTIONARY_COLUMNS)
-
-
-def run_describe_columns(tables: list[str], output) -> None:
-    """Rule ``describe_columns``: read each table's header, write the dictionary (CSV and Markdown).
-
-    The dictionary describes itself too."""
-    from evsynth.common.io import write_csv, write_markdown
-
-    headers = {Path(p).name: list(pd.read_csv(p, nrows=0).columns) for p in tables}
-    headers[Path(output.csv).name] = DICTIONARY_COLUMNS
-    table = data_dictionary(headers)
-    write_csv(table, output.csv)
-    write_markdown(table, output.md, "Data dictionary",
-                   "Every column of every result table, built from the tables' own headers by rule "
-                   "describe_columns (evsynth.answer.dictionary).")

@@ -11,7 +11,7 @@ import textwrap
 
 import pandas as pd
 
-__all__ = ["FLOW_COLUMNS", "flow_of_records", "flow_diagram", "run_tabulate_flow"]
+__all__ = ["FLOW_COLUMNS", "flow_of_records", "flow_diagram"]
 
 FLOW_COLUMNS = ["step", "analysis", "studies", "rows", "detail"]
 
@@ -98,21 +98,3 @@ def flow_diagram(flow: pd.DataFrame, paths: list[str]) -> None:
     for path in paths:
         fig.savefig(path, dpi=110, metadata={"Software": None} if path.endswith(".png") else {"Date": None})
     plt.close(fig)
-
-
-def run_tabulate_flow(inputs, output) -> None:
-    """Rule ``tabulate_flow``: the flow table (CSV, Markdown) and its diagram (PNG, SVG)."""
-    import json
-    from pathlib import Path
-
-    from evsynth.common.io import write_csv, write_markdown
-
-    studies = json.loads(Path(inputs.studies).read_text(encoding="utf-8"))
-    evidence_path = getattr(inputs, "evidence", None)
-    flow = flow_of_records(pd.read_csv(inputs.ledger), studies, pd.read_csv(inputs.excluded),
-                           pd.read_csv(inputs.studies_rows), pd.read_csv(inputs.pooled),
-                           pd.read_csv(evidence_path) if evidence_path else None)
-    write_csv(flow, output.csv)
-    write_markdown(flow, output.md, "Flow of records",
-                   "From the study folders read to the studies each analysis pools, with every exclusion's reason.")
-    flow_diagram(flow, [output.png, output.svg])

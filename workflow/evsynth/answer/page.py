@@ -17,10 +17,9 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from evsynth.answer.sof import POPULATION_WORDS
-from evsynth.common.io import read_table
 from evsynth.report.workbook import CAVEAT
 
-__all__ = ["harms_seen", "answer_rows", "render_page", "html_table", "run_build_evidence_page", "CAVEAT"]
+__all__ = ["harms_seen", "answer_rows", "render_page", "html_table", "CAVEAT"]
 
 SERIOUS_ORDER = {"yes": 0, "unknown": 1, "no": 2}
 SERIOUS_WORDS = {"yes": "serious", "unknown": "seriousness unknown", "no": "not serious"}
@@ -111,62 +110,3 @@ SCALE_WORDS = {"MC": "mean change from baseline", "MD": "mean difference (MSC - 
                "PLO": "proportion of patients (logit model, back-transformed)", "PR": "proportion of patients",
                "PFT": "proportion of patients (Freeman-Tukey, back-transformed)", "OR": "odds ratio (log scale)",
                "RR": "risk ratio (log scale)", "RD": "risk difference"}
-
-
-def run_build_evidence_page(inputs, output, params) -> None:
-    """Rule ``build_evidence_page``: read the result tables and figures, write ``results/index.html``."""
-    import json
-
-    page_dir = Path(output.html).parent
-    settings = params.settings
-    target = settings.get("target_population", "pediatric")
-    sof = read_table(inputs.sof)
-    studies_meta = json.loads(Path(inputs.studies_json).read_text(encoding="utf-8"))
-    harms_path = getattr(inputs, "harms", None)
-    if harms_path and Path(str(harms_path)).exists() and str(harms_path).endswith("harms.csv"):
-        harms = read_table(harms_path)
-        harms_source = "results/tables/harms.csv"
-    else:
-        harms = harms_seen(pd.read_parquet(inputs.adverse_events), studies_meta, target)
-        harms_source = "the adverse-event records (results/records/adverse_events.parquet)"
-    pooled = read_table(inputs.pooled)
-    main = pooled.loc[pooled["variant"].eq("main")]
-    forests = []
-    for name, spec in params.analyses.items():
-        png = Path(f"results/analyses/{name}/forest.png")
-        rows = main.loc[main["analysis"].eq(name) & main["subgroup"].eq("all")]
-        k = int(rows["k"].iloc[0]) if len(rows) else 0
-        caption = (f"Scale shown: {SCALE_WORDS.get(spec['effect'].upper(), spec['effect'])}. k = {k}. "
-                   f"Method {spec.get('method')}, test {spec.get('test')}.")
-        if png.exists():
-            forests.append(figure(png, spec.get("title", name), caption, page_dir))
-    bias_figs = [figure(p, Path(p).stem.replace("_", " "), "Risk of bias (robvis colours).", page_dir)
-                 for p in inputs.bias_plots if str(p).endswith(".png")]
-    other = [figure(inputs.doses_plot, "Dose per kg by study and route", "Cells per kg per administration.",
-                    page_dir)]
-    if getattr(inputs, "flow_plot", None):
-        flow_fig = figure(inputs.flow_plot, "Flow of records", "From records read to studies pooled.", page_dir)
-    else:
-        flow_fig = None
-    tables = {
-        "sof": html_table(sof),
-        "harms": html_table(harms),
-        "pooled": html_table(main, ["analysis", "subgroup", "k", "n", "estimate_bt", "ci_lb_bt", "ci_ub_bt",
-                                    "pi_lb_bt", "pi_ub_bt", "i2", "method", "test", "studies", "message"]),
-        "bias": html_table(read_table(inputs.bias)),
-        "discrepancies": html_table(read_table(inputs.discrepancies)),
-        "studies": html_table(read_table(inputs.studies), ["study", "design", "population", "conditions", "year",
-                                                             "n", "cell_source", "donor", "route",
-                                                             "dose_per_kg_min", "dose_per_kg_max", "followup_months",
-                                                             "citation"]),
-        "doses": html_table(read_table(inputs.doses)),
-        "flow": html_table(read_table(inputs.flow)) if getattr(inputs, "flow", None) else None,
-        "dictionary": html_table(read_table(inputs.dictionary)) if getattr(inputs, "dictionary", None) else None,
-    }
-    html = render_page({
-        "question": settings.get("question", ""), "target": POPULATION_WORDS.get(target, target),
-        "answer": answer_rows(sof, target), "tables": tables, "harms_source": harms_source,
-        "harms_seen": int((harms.get("seen", pd.Series(dtype=str)) == "seen").sum()),
-        "forests": forests, "bias_figures": bias_figs, "other_figures": other, "flow_figure": flow_fig,
-    })
-    Path(output.html).write_text(html, encoding="utf-8")

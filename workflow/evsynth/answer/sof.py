@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.answer.grade import COMPARATIVE, DOMAINS, grade_table
-from evsynth.pool.analysis import BACK, backtransform
+from evsynth.common.measures import measure
 
 __all__ = ["SOF_COLUMNS", "SHOWN_COLUMNS", "summary_of_findings", "evidence_rows", "worst_judgement"]
 
@@ -199,7 +199,7 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
                 notes.append(f"analysis {analysis} has no population subgroup; add subgroups: [population]")
             comparative = effect in COMPARATIVE
             null = (1.0 if effect in RATIOS else 0.0) if comparative else np.nan
-            yi_nat = backtransform(effect, rows["yi"].to_numpy(float)) if len(rows) else np.array([])
+            yi_nat = measure(effect).backtransform(rows["yi"].to_numpy(float)) if len(rows) else np.array([])
             binary = effect in BINARY
             events = (rows["events1"].fillna(0) + rows.get("events2", pd.Series(0, index=rows.index)).fillna(0)).sum() \
                 if binary and len(rows) else np.nan
@@ -274,24 +274,3 @@ def summary_of_findings(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias_o
     graded = grade_table(evidence, settings.get("grade"), overrides)
     table = pd.concat([evidence.drop(columns=[c for c in graded.columns if c in evidence]), graded], axis=1)
     return table.assign(designs=table["design_counts"])[SOF_COLUMNS]
-
-
-def run_summarize_findings(inputs, output, settings: dict, overrides_path: str | None,
-                           analyses: dict | None = None) -> None:
-    """Rule ``summarize_findings``: read the pooled results and the records, write CSV, Markdown, workbook."""
-    from evsynth.answer.grade import load_overrides
-    from evsynth.common.io import write_csv, write_markdown
-    from evsynth.report.workbook import CAVEAT, write_workbook
-
-    table = summary_of_findings(
-        pd.read_csv(inputs.pooled), pd.read_csv(inputs.studies_rows), pd.read_csv(inputs.bias),
-        pd.read_csv(inputs.studies), pd.read_csv(inputs.outcomes), pd.read_parquet(inputs.interventions),
-        pd.read_parquet(inputs.participants), settings, load_overrides(overrides_path), analyses,
-        pd.read_csv(inputs.excluded))
-    write_csv(table, output.csv)
-    target = settings.get("target_population", "pediatric")
-    write_markdown(table[SHOWN_COLUMNS + ["start", *DOMAINS, "overrides"]], output.md,
-                   "Summary of findings",
-                   f"{CAVEAT} Target population: {target}; adult evidence beside it. Certainty by GRADE "
-                   "(one column per domain, with the reason); reviewer overrides are named in `overrides`.")
-    write_workbook({"summary_of_findings": table}, output.xlsx, notes=CAVEAT)

@@ -8,7 +8,7 @@ moderate "−", high / serious "×", critical "!", no information "?".
 
 Murad and JBI items are drawn as robvis's Generic template: yes -> low, no -> high, unclear -> the
 no-information colour with "?", not applicable -> grey without symbol. The Overall column uses the overall
-rows of the checklist (see ``evsynth.appraise.appraisal.overall_judgements``).
+rows of the checklist (see ``evsynth.appraise.overall.overall_judgements``).
 
 Every plot is written twice, ``<path>.png`` (300 dpi) and ``<path>.svg``; ``path`` may carry either suffix.
 """

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from evsynth.common import inputs
+from evsynth.common.measures import MEASURES
+
+PAIRED_EFFECTS = {code for code, m in MEASURES.items() if m.paired}
 
 
 class ConfigError(ValueError):
@@ -161,7 +164,7 @@ def check_analyses(config: dict, measures: set[str], vocabulary=None, locator: C
                                             unknown_message("measure of the vocabulary", m, sorted(measures))))
         if not (spec.get("outcome") or {}).get("measures") and not (spec.get("outcome") or {}).get("adverse_events"):
             problems.append(locator.say(("analyses", name, "outcome"), None, "give measures or adverse_events"))
-        if spec.get("effect") in ("MD", "OR", "RR", "RD") and (spec.get("outcome") or {}).get("measures") is None \
+        if spec.get("effect") in PAIRED_EFFECTS and (spec.get("outcome") or {}).get("measures") is None \
                 and not (spec.get("outcome") or {}).get("adverse_events"):
             problems.append(locator.say(("analyses", name), None, "a comparative effect needs an outcome"))
         if vocabulary is not None:

@@ -17,6 +17,9 @@ import pandas as pd
 
 from evsynth.ingest.records import TABLES, Records
 
+#: Said on every table and workbook of results.
+CAVEAT = "These numbers describe the reported evidence; they do not show efficacy."
+
 
 # A spreadsheet opening a CSV runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

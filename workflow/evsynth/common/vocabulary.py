@@ -14,6 +14,11 @@ import yaml
 from evsynth.common.inputs import closest
 
 
+#: Source kinds (study.yaml ``sources``) that count as a study's primary report (not secondary, registry or
+#: figure): their sizes and follow-up are preferred.
+PRIMARY_SOURCE_KINDS = ("text", "table", "abstract")
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """All term lists (``terms.yaml``) and the measure catalogue (``measures.yaml``)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evsynth.describe.discrepancies import timepoint_months
+from evsynth.common.timepoints import timepoint_months
 
 
 def _distinct(frame: pd.DataFrame, column: str = "value") -> str:

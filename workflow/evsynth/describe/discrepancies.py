@@ -18,23 +18,30 @@ Checks (each a function returning rows with :data:`COLUMNS`):
   the same quantity that it does not use and that gives another value.
 - :func:`summary_dose_conflicts` (per route) and :func:`range_conflicts`: a summary's per-kg dose or
   reported range vs the administrations it describes.
-- Dose checks that need the dose parser live in :mod:`evsynth.harmonize.tables`'s callers and use the same
-  columns (implied weights, per-kg dose vs total and weight).
+- :func:`evsynth.harmonize.tables.implied_weight_conflicts` (it needs the dose parser): weights implied by
+  different administrations of one patient that disagree.
+
+Each row of discrepancies.csv names the function that found it (``check``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from evsynth.harmonize.tables import time_months
+from evsynth.common.code import code_name
+from evsynth.common.timepoints import timepoint_months
 
+#: Columns every check returns.
 COLUMNS = [
     "study", "group", "quantity", "timepoint", "value_a", "source_a", "record_a",
     "value_b", "source_b", "record_b", "kind", "note",
 ]
+#: Columns of discrepancies.csv: a check's columns and ``check``, the function that found the row.
+TABLE_COLUMNS = [*COLUMNS, "check"]
 
 PARTICIPANT_QUANTITIES = [
     "n", "condition", "subtype", "sex", "n_female", "n_male", "age_onset_years", "age_at_msc_years",
@@ -203,13 +210,6 @@ def route_count_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.Data
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def timepoint_months(text: str) -> float:
-    """Months after the first MSC for one timepoint, by :func:`evsynth.harmonize.tables.time_months`
-    (``baseline`` 0, ranges at their midpoint, ``post`` or unreadable NaN)."""
-    months, _ = time_months(pd.Series([text]))
-    return float(months.iloc[0])
-
-
 def age_followup_conflicts(participants: pd.DataFrame, studies: dict, tolerance_years: float = 1.0) -> pd.DataFrame:
     """Age at follow-up minus age at MSC vs recorded follow-up, per patient.
 
@@ -297,22 +297,33 @@ def selection_conflicts(evidence: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def checked(rows: pd.DataFrame, check: Callable) -> pd.DataFrame:
+    """``rows`` found by the function ``check``, with the ``check`` column naming it."""
+    return rows.reindex(columns=COLUMNS, fill_value="").assign(check=code_name(check))
+
+
 def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: list[pd.DataFrame] = (),
                        evidence: pd.DataFrame | None = None) -> pd.DataFrame:
-    """All disagreements in the corpus, sorted by study, group, quantity; with ``evidence``
-    (``evidence.csv``) also each selected value beside the differing reports not used."""
+    """All disagreements in the corpus (:data:`TABLE_COLUMNS`), sorted by study, group, quantity; with
+    ``evidence`` (``evidence.csv``) also each selected value beside the differing reports not used.
+
+    ``extra``: rows of checks run elsewhere (the dose checks), each already :func:`checked`.
+    """
+    for frame in extra:
+        if len(frame) and "check" not in frame.columns:
+            raise ValueError("find_discrepancies: extra rows must name their check (use checked(rows, function))")
     parts = [
-        repeated_values(tables, studies),
-        route_count_conflicts(tables.get("interventions"), studies),
-        age_followup_conflicts(tables.get("participants"), studies),
-        claim_conflicts(tables.get("outcomes"), studies),
-        selection_conflicts(evidence),
+        checked(repeated_values(tables, studies), repeated_values),
+        checked(route_count_conflicts(tables.get("interventions"), studies), route_count_conflicts),
+        checked(age_followup_conflicts(tables.get("participants"), studies), age_followup_conflicts),
+        checked(claim_conflicts(tables.get("outcomes"), studies), claim_conflicts),
+        checked(selection_conflicts(evidence), selection_conflicts),
         *extra,
     ]
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=COLUMNS)
-    out = pd.concat(parts, ignore_index=True)[COLUMNS]
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)[TABLE_COLUMNS]
     return out.sort_values(["study", "group", "quantity", "timepoint", "record_a", "record_b"],
                            kind="stable").reset_index(drop=True)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["HARM_COLUMNS", "POPULATION_ORDER", "harms_table", "patients_with_event", "run_tabulate_harms"]
+__all__ = ["HARM_COLUMNS", "POPULATION_ORDER", "harms_table", "patients_with_event"]
 
 #: Order of populations in the table: children first.
 POPULATION_ORDER = {"pediatric": 0, "mixed": 1, "adult": 2}
@@ -155,19 +155,3 @@ def harms_table(tables: dict[str, pd.DataFrame], studies: dict, selected: pd.Dat
         used = set(zip(selected["file"].astype(str), pd.to_numeric(selected["line"], errors="coerce")))
         out["used"] = [(str(f), float(ln)) in used for f, ln in zip(out["file"], out["line"])]
     return out
-
-
-def run_tabulate_harms(inputs, output) -> None:
-    """Rule tabulate_harms: harms.csv, its Markdown and a workbook sheet."""
-    from evsynth.common.io import load_saved_records, write_csv, write_markdown
-    from evsynth.report.workbook import CAVEAT, write_workbook
-
-    records = load_saved_records(inputs.records, inputs.studies)
-    table = harms_table(records.tables, records.studies, pd.read_csv(inputs.evidence))
-    write_csv(table, output.csv)
-    shown = table.drop(columns=["quote", "file", "design"])
-    write_markdown(shown, output.md, "Harms: every adverse event and death, pediatric studies first",
-                   "Seriousness as the source states it: `unknown` where it does not (counted apart from `yes`, "
-                   "never dropped). A row with 0 patients is a reported absence. " + CAVEAT)
-    write_workbook({"harms": table}, output.xlsx, notes="Every adverse event and death of every study, "
-                   "pediatric studies first; seriousness yes / no / unknown as reported. " + CAVEAT)

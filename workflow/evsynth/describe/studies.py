@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evsynth.describe.discrepancies import source_kind, timepoint_months
+from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
 
-PRIMARY_KINDS = ("text", "table", "abstract", "figure")
 SPECIAL = {"all", "pooled"}
 
 
@@ -34,20 +33,11 @@ def study_sizes(participants: pd.DataFrame, studies: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["study", "n", "n_other_reports"])
 
 
-def followup_months(study: dict, outcomes: pd.DataFrame) -> float:
-    """Reported follow-up (study.yaml appraisal.followup), else the latest outcome timepoint, in months."""
-    fact = (study.get("appraisal") or {}).get("followup")
-    value = fact.get("value") if isinstance(fact, dict) else fact
-    months = timepoint_months(value) if value else float("nan")
-    if np.isnan(months) and len(outcomes):
-        times = outcomes["timepoint"].map(timepoint_months)
-        months = float(times.max()) if times.notna().any() else float("nan")
-    return months
-
-
-def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFrame | None = None) -> pd.DataFrame:
+def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFrame | None = None,
+                followup_bound: str = DEFAULT_RANGE_BOUND) -> pd.DataFrame:
     """``results/tables/studies.csv``: design, population, conditions, n, cell source, donor, route,
-    dose range per kg (from harmonized doses where derivable), follow-up and the count of recorded values."""
+    dose range per kg (from harmonized doses where derivable), follow-up (by
+    :func:`evsynth.common.timepoints.followup`, with its basis) and the count of recorded values."""
     sizes = study_sizes(tables["participants"], studies).set_index("study")
     iv = tables["interventions"]
     rows = []
@@ -59,13 +49,14 @@ def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFr
             t = t.loc[t["study"] == sid]
             numeric = [c for c in t.columns if c not in ("line", "seq") and pd.api.types.is_float_dtype(t[c])]
             values += int(t[numeric].notna().sum().sum()) if numeric else 0
+        fu = followup(studies, tables, sid, bound=followup_bound)
         row = {
             "study": sid, "design": s.get("design"), "population": s.get("population"),
             "conditions": ";".join(s.get("conditions", [])), "level": s.get("level"), "year": s.get("year"),
             "n": sizes.loc[sid, "n"], "n_other_reports": sizes.loc[sid, "n_other_reports"],
             "cell_source": _join(msc["cell_source"]), "donor": _join(msc["donor"]), "route": _join(msc["route"]),
             "dose_per_kg_min": np.nan, "dose_per_kg_max": np.nan,
-            "followup_months": followup_months(s, tables["outcomes"].loc[tables["outcomes"]["study"] == sid]),
+            "followup_months": fu.months, "followup_basis": fu.basis,
             "recorded_values": values,
             "sources": len(s.get("sources") or {}),
             "citation": s.get("citation"),

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
+from evsynth.common.vocabulary import PRIMARY_SOURCE_KINDS
 from evsynth.describe.harms import patients_with_event
-from evsynth.harmonize.tables import time_months
 
 __all__ = [
     "clopper_pearson",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Source kinds whose sizes count as the primary report of a study (not secondary, registry or figure).
-PRIMARY_KINDS = ("text", "table", "abstract")
+PRIMARY_KINDS = PRIMARY_SOURCE_KINDS
 #: Co-intervention relations that confound a before/after comparison: co-treatment given, started or
 #: stopped around the MSC course. ``stopped_after`` (stopped once MSC had been given) is listed in the text
 #: but does not, by itself, confound the comparison.
@@ -65,7 +66,7 @@ SUMMARY_COLUMNS = [
     "dose_per_kg_median", "dose_per_kg_min", "dose_per_kg_max", "dose_per_kg_units",
     "cum_dose_per_kg_median", "cum_dose_per_kg_min", "cum_dose_per_kg_max",
     "administrations_median", "administrations_min", "administrations_max",
-    "followup_median", "followup_min", "followup_max",
+    "followup_median", "followup_min", "followup_max", "followup_basis",
     "improved_events", "improved_n", "improved_pct", "improved_ci_low", "improved_ci_high",
     "improved_definitions", "sae_events", "sae_n", "sae_pct", "sae_ci_low", "sae_ci_high",
     "sae_unknown_events", "sae_unknown_n", "sae_unknown_pct", "sae_unknown_ci_low", "sae_unknown_ci_high",
@@ -117,10 +118,6 @@ def _source_kinds(frame: pd.DataFrame, studies: dict) -> pd.Series:
     pairs = pd.Series(list(zip(frame["study"], frame["source"])), index=frame.index, dtype=object)
     uniq = {p: kind(*p) for p in set(pairs)}
     return pairs.map(uniq).astype(object)
-
-
-def _months(timepoints: pd.Series) -> pd.Series:
-    return time_months(timepoints.astype(object).where(timepoints.notna(), None))[0]
 
 
 def _fmt(v) -> str:
@@ -247,37 +244,9 @@ def _cointervention_text(co: pd.DataFrame, study: str, patient: str) -> tuple[st
     return "; ".join(parts), bool(notes), "; ".join(notes)
 
 
-def _followup(participants: pd.DataFrame, outcomes_h: pd.DataFrame, studies: dict,
-              study: str, group: str, patient: bool = False) -> tuple[float, str]:
-    """Follow-up in months: the group's reported ``followup`` (primary sources first, earliest line), else
-    (arms only) the study's ``all`` row, else (arms only) study.yaml ``appraisal.followup``, else the latest
-    timed post-baseline outcome of the group. A patient never inherits the study's follow-up (it may not apply to them)."""
-    p = participants.loc[(participants["study"] == study) & participants["followup"].map(lambda v: not _blank(v))]
-    if len(p):
-        p = p.assign(_prim=_source_kinds(p, studies).isin(PRIMARY_KINDS)).sort_values(["_prim", "line"],
-                                                                                      ascending=[False, True])
-        scopes = [(group, "reported for the group")] + ([] if patient else [("all", "reported for the whole study")])
-        for g, basis in scopes:
-            hit = p.loc[p["group"] == g]
-            if len(hit):
-                m = float(_months(hit["followup"].iloc[:1]).iloc[0])
-                if np.isfinite(m):
-                    return m, f"{basis}: {hit['followup'].iloc[0]} [{hit['source'].iloc[0]}]"
-    fact = ((studies.get(study) or {}).get("appraisal") or {}).get("followup")
-    value = fact.get("value") if isinstance(fact, dict) else fact
-    if not patient and not _blank(value):
-        m = float(_months(pd.Series([value])).iloc[0])
-        if np.isfinite(m):
-            return m, f"study.yaml appraisal.followup: {value}"
-    o = outcomes_h.loc[(outcomes_h["study"] == study) & (outcomes_h["group"] == group), "time_months"]
-    o = o.loc[o > 0]
-    if o.notna().any():
-        return float(o.max()), "latest outcome timepoint"
-    return np.nan, "not reported"
-
-
 def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: pd.DataFrame,
-                            doses: pd.DataFrame, cumulative: pd.DataFrame, responders: pd.DataFrame) -> pd.DataFrame:
+                            doses: pd.DataFrame, cumulative: pd.DataFrame, responders: pd.DataFrame,
+                            followup_bound: str = DEFAULT_RANGE_BOUND) -> pd.DataFrame:
     """One row per patient x measure of every individual-level study (study.yaml ``level: individual``).
 
     Rows: outcomes with ``stat`` ``value`` and metric ``level`` (a titre given only as a min/max range has no
@@ -374,7 +343,7 @@ def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outc
         c = cum.loc[(study, patient)] if cum is not None and (study, patient) in cum.index else None
         routes = "" if c is None or _blank(c["routes"]) else ", ".join(
             f"{k or 'unspecified'} ×{v}" for k, v in (x.rsplit(":", 1) for x in str(c["routes"]).split(";")))
-        fu, basis = _followup(part, outcomes_h, studies, study, patient, patient=True)
+        fu = followup(studies, tables, study, patient, patient=True, bound=followup_bound)
         text, confounded, note = _cointervention_text(co, study, patient)
         per_patient[(study, patient)] = {
             "condition": p.loc[cond, "condition"].iloc[0] if cond.any() else "",
@@ -385,7 +354,7 @@ def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outc
             "dose_per_kg_max": d["cells_per_kg"].max() if len(d) else np.nan,
             "administrations": np.nan if c is None else float(c["n_administrations"]),
             "administrations_by_route": routes,
-            "followup_months": fu, "followup_basis": basis,
+            "followup_months": fu.months, "followup_basis": fu.basis,
             "cointerventions": text, "confounded": confounded, "confounding_note": note,
         }
     extra = pd.DataFrame([per_patient[(s, p)] for s, p in zip(out["study"], out["patient"])], index=out.index)
@@ -444,7 +413,7 @@ def _latest(frame: pd.DataFrame, by: list[str], prefer: list[tuple[str, bool]] =
 
 def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: pd.DataFrame, doses: pd.DataFrame,
                    cumulative: pd.DataFrame, exclude_designs: Sequence[str] = ("systematic_review",),
-                   measures: dict | None = None) -> pd.DataFrame:
+                   measures: dict | None = None, followup_bound: str = DEFAULT_RANGE_BOUND) -> pd.DataFrame:
     """One row per analysis unit: a patient of an individual-level study, an MSC-treated arm of an aggregate one.
 
     MSC arms are the groups with an ``msc*`` agent in interventions.csv; an arm sized only by a non-primary
@@ -452,7 +421,8 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     the trial's dose cohorts). Control arms are not units: proportions describe MSC-treated patients.
     Columns: study, group, level, population, condition, cell_source, donor, route (lists of levels;
     'unspecified' only when nothing specific is reported), n, study_n, dose_per_kg (median per-kg dose of
-    the unit's administrations), cum_dose_per_kg, administrations, followup_months, improved_events/_n,
+    the unit's administrations), cum_dose_per_kg, administrations, followup_months and followup_basis (by
+    :func:`evsynth.common.timepoints.followup`), improved_events/_n,
     sae_events/_n, death_events/_n and notes (what was derived, and how).
     """
     part, iv = tables["participants"], tables["interventions"]
@@ -507,8 +477,10 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     u["dose_per_kg"] = per_kg.reindex(idx).to_numpy()
     u["cum_dose_per_kg"] = cum["cum_cells_per_kg"].reindex(idx).to_numpy() if len(cum) else np.nan
     u["administrations"] = cum["n_administrations"].reindex(idx).to_numpy() if len(cum) else np.nan
-    u["followup_months"] = [_followup(part, outcomes_h, studies, s, g, patient=(k == "patient"))[0]
-                            for s, g, k in zip(u["study"], u["group"], u["unit"])]
+    fus = [followup(studies, tables, s, g, patient=(k == "patient"), bound=followup_bound)
+           for s, g, k in zip(u["study"], u["group"], u["unit"])]
+    u["followup_months"] = [f.months for f in fus]
+    u["followup_basis"] = [f.basis for f in fus]
 
     notes: dict[int, list[str]] = {i: [] for i in u.index}
     unit_n = dict(zip(zip(u["study"], u["group"]), u["n"]))
@@ -518,7 +490,7 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     u["improved_events"], u["improved_n"], u["improved_definition"] = np.nan, np.nan, ""
     pts = u.loc[u["unit"] == "patient"]
     if len(pts):
-        cases = pediatric_case_outcomes(tables, studies, outcomes_h, doses, cumulative, pd.DataFrame())
+        cases = pediatric_case_outcomes(tables, studies, outcomes_h, doses, cumulative, pd.DataFrame(), followup_bound)
         cases = cases.loc[cases["improved"].notna()]
         for (s, g), i in ukey.items():
             if u.at[i, "unit"] != "patient":
@@ -689,6 +661,8 @@ def _summarise(frame: pd.DataFrame, dimension: str, level: str) -> dict:
     _stats(frame["cum_dose_per_kg"], "cum_dose_per_kg", out)
     _stats(frame["administrations"], "administrations", out)
     _stats(frame["followup_months"], "followup", out)
+    out["followup_basis"] = " || ".join(f"{s}/{g}: {b}" for s, g, m, b in zip(
+        frame["study"], frame["group"], frame["followup_months"], frame["followup_basis"]) if np.isfinite(m))
     for prefix in ("improved", "sae", "sae_unknown", "death"):
         _prop(frame, prefix, out)
     out["improved_definitions"] = _definitions(frame)
@@ -701,7 +675,8 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
                           doses: pd.DataFrame, cumulative: pd.DataFrame,
                           by: Sequence[str] = ("population", "condition", "cell_source", "donor", "route"),
                           exclude_designs: Sequence[str] = ("systematic_review",),
-                          measures: dict | None = None, conditions: Sequence[str] | None = None) -> pd.DataFrame:
+                          measures: dict | None = None, conditions: Sequence[str] | None = None,
+                          followup_bound: str = DEFAULT_RANGE_BOUND) -> pd.DataFrame:
     """Counts, doses, follow-up and proportions by study feature; long format.
 
     ``conditions``: only studies with at least one of these conditions are described (the review's
@@ -724,8 +699,8 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
     * ``dose_per_kg_*``: median/min/max over units of the unit's median per-kg dose per administration
       (cells/kg, from ``doses``; units without a derivable per-kg dose are left out, ``dose_per_kg_units``
       counts those with one); ``cum_dose_per_kg_*`` the same for the cumulative dose; ``administrations_*``
-      over units (per patient or per arm); ``followup_*`` months (reported follow-up, else the latest timed
-      outcome).
+      over units (per patient or per arm); ``followup_*`` months over units and ``followup_basis`` (per unit,
+      ``study/group: basis``), by :func:`evsynth.common.timepoints.followup`.
     * ``improved``: a patient improved when every disease-activity measure with a before and an after value
       improved (if none, the global assessments; direction from measures.yaml); an arm contributes the
       events/n of a binary measure of the ``response`` domain at its latest timed timepoint (``post`` only
@@ -747,7 +722,7 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
     if conditions is not None:
         wanted = set(conditions)
         studies = {s: m for s, m in studies.items() if wanted & set((m or {}).get("conditions") or [])}
-    u = analysis_units(tables, studies, outcomes_h, doses, cumulative, exclude_designs, measures)
+    u = analysis_units(tables, studies, outcomes_h, doses, cumulative, exclude_designs, measures, followup_bound)
     rows = [_summarise(u, "all", "all")] if len(u) else []
     for dim in by:
         if dim not in u.columns:

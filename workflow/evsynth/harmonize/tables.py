@@ -7,7 +7,7 @@ that disagree beyond rounding.
 
 Outcomes (``outcomes.csv``): :func:`harmonize_outcomes` converts units and scales as ``units.yaml`` and
 ``measures.yaml`` say (a new unit or measure is data, not code), checks instrument ranges, and turns
-timepoints into months since the first MSC (:func:`time_months`).
+timepoints into months since the first MSC (:func:`evsynth.common.timepoints.time_months`).
 
 Every output row keeps ``study, file, line`` of its input row, and a ``rule`` column says what was done.
 Problems are collected and raised together as one :class:`HarmonizeError` listing every bad record by
@@ -23,16 +23,18 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from evsynth.harmonize.units import DAYS_PER_MONTH, Dose, DoseListError, DoseParseError, parse_dose
+from evsynth.common.timepoints import time_months
+from evsynth.harmonize.units import Dose, DoseListError, DoseParseError, parse_dose
 
 __all__ = [
     "HarmonizeError",
     "harmonize_doses",
+    "harmonize_curated_doses",
+    "mark_selected",
     "cumulative_doses",
     "implied_weight_conflicts",
     "weight_interval",
     "harmonize_outcomes",
-    "time_months",
     "DOSE_COLUMNS",
     "OUTCOME_COLUMNS",
 ]
@@ -294,6 +296,58 @@ def _single_patient_groups(doses: pd.DataFrame, participants: pd.DataFrame | Non
     return keys
 
 
+def harmonize_curated_doses(interventions: pd.DataFrame, participants: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`harmonize_doses`, except rows a curator marked ``dose_readable: no`` (garbled in the source).
+
+    Those rows are not read: their dose is absent and the rule says so, with the parser's reading of the
+    problem. Any other unreadable dose still stops the run with an error naming the row.
+    (``harmonize_doses(on_error="flag")`` is not used: it would also let unmarked unreadable doses through,
+    and would read a marked dose the parser happens to accept.)
+    """
+    iv = interventions.copy()
+    garbled = _col(iv, "dose_readable", "").fillna("").astype(str).eq("no")
+    texts = iv.loc[garbled, "dose_text"]
+    iv.loc[garbled, "dose_text"] = ""
+    doses = harmonize_doses(iv, participants)
+    if garbled.any():
+        keyed = dict(zip(zip(iv.loc[garbled, "file"], iv.loc[garbled, "line"]), texts))
+        for i in doses.index:
+            key = (doses.at[i, "file"], doses.at[i, "line"])
+            if key in keyed:
+                doses.at[i, "dose_text"] = keyed[key]
+                doses.at[i, "rule"] = ("not read: marked dose_readable=no (garbled in source); "
+                                       + _why_unreadable(keyed[key]))
+    return doses
+
+
+def _why_unreadable(text: str) -> str:
+    try:
+        parse_dose(text)
+    except DoseParseError as exc:
+        return f"parser: {exc}"
+    return "parser could read it; review the dose_readable mark"
+
+
+def mark_selected(doses: pd.DataFrame, selected: pd.DataFrame | None) -> pd.DataFrame:
+    """``doses`` with ``selected`` (the row is one select_evidence kept) and its ``administration`` key.
+
+    ``selected``: the selected interventions; the cumulative doses count only selected rows (an
+    administration reported by several sources counts once). ``None``: every row is selected.
+    """
+    doses = doses.copy()
+    if selected is None:
+        doses["selected"] = True
+        doses["administration"] = ""
+        return doses
+    administration = selected.get("administration", pd.Series("", index=selected.index))
+    keys = {(str(f), str(ln).removesuffix(".0")): a
+            for f, ln, a in zip(selected["file"], selected["line"], administration)}
+    key = [(str(f), str(ln).removesuffix(".0")) for f, ln in zip(doses["file"], doses["line"])]
+    doses["selected"] = [k in keys for k in key]
+    doses["administration"] = [keys.get(k, "") for k in key]
+    return doses
+
+
 #: Summary rows that are facts about administrations and never count as administrations themselves.
 FACT_SUMMARIES = ("median", "mean", "central", "range", "regimen")
 
@@ -438,64 +492,6 @@ def implied_weight_conflicts(doses: pd.DataFrame) -> pd.DataFrame:
                         }
                     )
     return pd.DataFrame(rows, columns=cols)
-
-
-# =============================================================================================
-# Time
-
-_TIME_RE = re.compile(
-    r"^\s*(?P<a>\d+(?:\.\d+)?)(?:\s*-\s*(?P<b>\d+(?:\.\d+)?))?\s*(?P<u>days?|weeks?|months?|years?)\s*$"
-)
-
-
-def _one_time(tp: Any, per: dict) -> tuple[float, str]:
-    if _empty(tp):
-        return np.nan, "time not reported"
-    s = str(tp).strip().lower()
-    if s == "baseline":
-        return 0.0, "baseline = month 0"
-    if s == "post":
-        return np.nan, "time not reported"
-    m = _TIME_RE.match(s)
-    if not m:
-        return np.nan, "ERROR"
-    u = m.group("u").rstrip("s")
-    a = float(m.group("a"))
-    b = float(m.group("b")) if m.group("b") else None
-    k = per[u]
-    how = {
-        "day": f"days / {per['_dpm']:g}",
-        "week": f"weeks x {per['_dpw']:g} / {per['_dpm']:g}",
-        "month": "months",
-        "year": f"years x {per['_mpy']:g}",
-    }[u]
-    if b is None:
-        return a * k, f"{s} = {a * k:.4g} months ({how})"
-    mid = (a + b) / 2
-    return mid * k, f"{s}: range, midpoint {mid:g} {u}s = {mid * k:.4g} months ({how})"
-
-
-def time_months(timepoint: pd.Series, units: dict | None = None) -> tuple[pd.Series, pd.Series]:
-    """Months since the first MSC administration for each timepoint, and the rule applied.
-
-    ``baseline`` → 0; ``post`` or empty → NaN (``time not reported``); ``<x> days|weeks|months|years``
-    with 365.25/12 days per month, 7 days per week, 12 months per year (overridable by
-    ``units['time']``); a range ``0-1 weeks`` → its midpoint (the rule says so). An unreadable timepoint
-    gives NaN and the rule ``ERROR`` (``harmonize_outcomes`` reports it). Vectorized over the distinct
-    timepoints.
-    """
-    t = (units or {}).get("time", {}) or {}
-    dpm = float(t.get("days_per_month", DAYS_PER_MONTH))
-    dpw = float(t.get("days_per_week", 7))
-    mpy = float(t.get("months_per_year", 12))
-    per = {"day": 1 / dpm, "week": dpw / dpm, "month": 1.0, "year": mpy, "_dpm": dpm, "_dpw": dpw, "_mpy": mpy}
-    codes, uniq = pd.factorize(pd.Series(timepoint), use_na_sentinel=True)
-    vals = [_one_time(u, per) for u in uniq]
-    months_u = np.array([v[0] for v in vals] + [np.nan], dtype=float)
-    rule_u = np.array([v[1] for v in vals] + ["time not reported"], dtype=object)
-    idx = np.where(codes < 0, len(uniq), codes)
-    index = timepoint.index if isinstance(timepoint, pd.Series) else None
-    return pd.Series(months_u[idx], index=index, name="time_months"), pd.Series(rule_u[idx], index=index, name="time_rule")
 
 
 # =============================================================================================

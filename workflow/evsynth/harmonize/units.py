@@ -49,6 +49,8 @@ from typing import Any
 
 import yaml
 
+from evsynth.common.timepoints import DAYS_PER_MONTH
+
 __all__ = [
     "Dose",
     "DoseParseError",
@@ -58,9 +60,6 @@ __all__ = [
     "load_units",
     "DAYS_PER_MONTH",
 ]
-
-#: Days per month used for all time conversions: a Julian year over 12 months.
-DAYS_PER_MONTH = 365.25 / 12
 
 
 class DoseParseError(ValueError):

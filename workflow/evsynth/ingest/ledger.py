@@ -24,6 +24,17 @@ def build_ledger(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
+def ledger_part(frame: pd.DataFrame, status: str, reason: pd.Series | str) -> pd.DataFrame:
+    """A partial ledger (study, file, line, status, reason) for the input rows behind ``frame`` (rows without
+    a record line, e.g. derived ones, are not input rows and are left out)."""
+    part = frame[["study", "file", "line"]].copy()
+    part["status"] = status
+    part["reason"] = reason
+    part = part.loc[part["line"].astype(str).str.fullmatch(r"\d+(\.0)?")]
+    part["line"] = part["line"].astype(float).astype(int)
+    return part
+
+
 def quote_checks(ledger: pd.DataFrame) -> pd.DataFrame:
     """Per study: record rows, quotes checked against a source text and quotes not checked (with why).
 

@@ -23,12 +23,12 @@ import pandas as pd
 import yaml
 
 from evsynth.common import inputs
+from evsynth.common.timepoints import TIMEPOINT
 from evsynth.ingest import crosscheck, provenance
 from evsynth.common.vocabulary import Vocabulary, load_vocabulary, unknown_message
 
 TABLES = ("participants", "interventions", "outcomes", "adverse_events", "cointerventions")
 MAX_QUOTE_WORDS = 40
-TIMEPOINT = re.compile(r"^(baseline|post|\d+(\.\d+)?(-\d+(\.\d+)?)? (days|weeks|months|years))$")
 SPECIAL_GROUPS = {"all", "pooled"}
 # Project files are found relative to the project directory (the working directory, as Snakemake runs), never
 # relative to where the package is installed, so a non-editable `pip install .` reads the same files.

@@ -27,26 +27,26 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scipy.stats import norm
+
+from evsynth.common.code import code_name
 from evsynth.common.inputs import InputError
-from evsynth.stats.effects import escalc
-from evsynth.stats import rma_many, subgroup_analysis
+from evsynth.common.measures import measure
 from evsynth.describe.harms import patients_with_event
 from evsynth.harmonize.imputation import impute_summary
+from evsynth.stats import rma_many, subgroup_analysis
+from evsynth.stats.effects import escalc
 
-PAIRED = {"MD", "OR", "RR", "RD"}
-BINARY = {"PLO", "PR", "PFT", "OR", "RR", "RD"}
-BACK = {"PLO": "ilogit", "OR": "exp", "RR": "exp", "PFT": "ipft"}
 UNCONTROLLED = {"case_report", "case_series"}
 POOLED_COLUMNS = [
     "analysis", "outcome", "measure", "subgroup", "variant", "k", "n", "estimate", "ci_lb", "ci_ub",
     "pi_lb", "pi_ub", "tau2", "i2", "q", "pval", "method", "test", "model", "scale", "estimate_bt", "ci_lb_bt",
     "ci_ub_bt", "pi_lb_bt", "pi_ub_bt", "se", "q_pval", "tau2_ci_lb", "tau2_ci_ub", "converged", "message",
-    "uncontrolled_only", "designs", "definitions", "studies", "imputed_rows", "confounded_rows",
+    "uncontrolled_only", "designs", "definitions", "studies", "imputed_rows", "confounded_rows", "function", "spec",
 ]
-
-
-class AnalysisError(ValueError):
-    """An analysis declared in config that cannot be built, said in plain English."""
+#: The analysis choices a pooled row repeats in its ``spec`` column (with the analysis name, the row's
+#: ``function`` and the config, any number is two hops from the code and the choice that made it).
+SPEC_KEYS = ("effect", "method", "test", "level", "prepost_correlation", "imputation", "timepoint")
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ def _one_row_per_individual_study(arms: pd.DataFrame, indiv: set, effect: str) -
         whole = g.loc[g["group"].isin(["all", "patients"])]
         if len(whole):
             keep.append(whole.iloc[[0]])
-        elif effect in BINARY and len(g):
+        elif measure(effect).binary and len(g):
             first = g.iloc[0].to_dict()
             first.update(group="patients", events=g["events"].sum(), n=g["n"].sum(),
                          how=f"summed over patients {', '.join(g['group'])}", lines=";".join(g["lines"]))
@@ -396,7 +396,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     measures = spec["outcome"].get("measures", [])
     if min_patients is None:
         min_patients = int(spec.get("individual_min_patients", 3))
-    arms = _binary_arms(corpus, spec, window) if effect in BINARY else _continuous_arms(corpus, measures, window, r, imputation)
+    arms = _binary_arms(corpus, spec, window) if measure(effect).binary else _continuous_arms(corpus, measures, window, r, imputation)
     if arms.empty:
         arms = pd.DataFrame(columns=["study", "group", "measure"])
     arms = arms.loc[arms["study"].isin(studies)]
@@ -437,7 +437,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
                 excluded = _drop(excluded, study, "no usable MSC-arm data for this outcome and timepoint"
                                  if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
             continue
-        if effect in PAIRED:
+        if measure(effect).paired:
             if ctrl.empty:
                 excluded = _drop(excluded, study, "no comparator arm with data")
                 continue
@@ -480,21 +480,6 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
 # pooling
 
 
-def backtransform(effect: str, x, ni=None):
-    """Values on the natural scale: exp for ratios, inverse logit for PLO, identity otherwise."""
-    x = np.asarray(x, dtype=float)
-    kind = BACK.get(effect.upper())
-    if kind == "exp":
-        return np.exp(x)
-    if kind == "ilogit":
-        return 1 / (1 + np.exp(-x))
-    if kind == "ipft" and ni is not None:
-        from evsynth.stats.effects import transf_ipft_hm
-
-        return transf_ipft_hm(x, ni)
-    return x
-
-
 PROPORTIONS = {"PLO", "PR", "PFT"}
 CONTRAST = {"MC": "MD", "PLO": "OR", "PR": "OR", "PFT": "OR"}
 SMALL_STUDY_REF = "Sterne 2011 (BMJ 343:d4002); Cochrane Handbook 13.3.5.4"
@@ -515,11 +500,30 @@ def _definitions(data: pd.DataFrame) -> str:
     return "; ".join(f"{d}: {studies}" for d, studies in parts.items())
 
 
+def spec_text(spec: dict) -> str:
+    """The analysis choices behind a pooled row, as ``key=value; ...`` (keys :data:`SPEC_KEYS`)."""
+    def value(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {value(x)}" for k, x in sorted(v.items())) + "}"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    return "; ".join(f"{k}={value(spec[k])}" for k in SPEC_KEYS if k in spec)
+
+
+def study_intervals(yi, vi, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each study's Wald interval at ``level`` (percent, or a fraction), as metafor's forest draws them."""
+    level = level * 100 if 0 < level <= 1 else level
+    crit = norm.ppf(0.5 + level / 200)
+    yi, se = np.asarray(yi, dtype=float), np.sqrt(np.asarray(vi, dtype=float))
+    return yi - crit * se, yi + crit * se
+
+
 def _row(spec_name: str, spec: dict, data: pd.DataFrame, fit: dict, subgroup: str, variant: str,
-         effect: str | None = None) -> dict:
+         effect: str | None = None, function=None) -> dict:
+    """One pooled.csv row; ``function`` computed ``fit`` (default :func:`pool`)."""
     effect = (effect or spec["effect"]).upper()
     ni = data["n"].to_numpy(float) if len(data) else None
-    bt = {f"{c}_bt": float(backtransform(effect, [fit.get(c, np.nan)], ni)[0]) for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")}
+    bt = {f"{c}_bt": float(measure(effect).backtransform([fit.get(c, np.nan)], ni)[0])
+          for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")}
     bt.update({k: fit[k] for k in bt if k in fit})  # a fit may give its natural-scale values (exact CIs)
     designs = sorted(set(data["design"])) if len(data) else []
     return {
@@ -530,13 +534,14 @@ def _row(spec_name: str, spec: dict, data: pd.DataFrame, fit: dict, subgroup: st
                                            "se", "q_pval", "tau2_ci_lb", "tau2_ci_ub")},
         "method": fit.get("method", spec.get("method")), "test": fit.get("test", spec.get("test")),
         "model": fit.get("model", "normal-normal"),
-        "scale": BACK.get(effect, "identity"), **bt,
+        "scale": measure(effect).scale, **bt,
         "converged": bool(fit.get("converged", False)), "message": fit.get("message", ""),
         "uncontrolled_only": bool(designs) and set(designs) <= UNCONTROLLED,
         "designs": ";".join(designs), "definitions": _definitions(data),
         "studies": ";".join(data["label"]) if len(data) else "",
         "imputed_rows": int(data["imputed"].sum()) if len(data) else 0,
         "confounded_rows": int(data["confounded"].sum()) if len(data) else 0,
+        "function": code_name(function or pool), "spec": spec_text(spec),
     }
 
 
@@ -599,7 +604,7 @@ def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> 
                                         "pval": eg.pval, "converged": eg.reported, "method": method, "test": "z",
                                         "message": (f"Egger's test z = {eg.stat:.3f}, p = {eg.pval:.3g}; estimate = "
                                                     f"limit estimate{note}" if eg.reported else eg.reason)},
-                     "all", "Egger's regression test"))
+                     "all", "Egger's regression test", function=regtest))
     try:
         tf = trimfill(data["yi"], data["vi"], method=method, test=test, level=level)
     except ValueError as exc:
@@ -610,7 +615,7 @@ def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> 
         "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "q", "pval", "se")},
         "converged": tf.fit.converged, "method": method, "test": test,
         "message": f"trim-and-fill ({tf.estimator}): {tf.k0} studies imputed on the {tf.side} side{note}"},
-        "all", "trim-and-fill"))
+        "all", "trim-and-fill", function=trimfill))
     rows[-1]["k"] = len(data) + tf.k0
     return rows
 
@@ -652,7 +657,8 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         for rec in sub.fits.to_dict("records"):
             part = data.loc[data[dim] == rec["group"]]
             fit = pool(part, method, test, level, model) if model == "glmm" else rec
-            rows.append(_row(name, spec, part, fit, f"{dim}={rec['group']}", "main"))
+            rows.append(_row(name, spec, part, fit, f"{dim}={rec['group']}", "main",
+                             function=pool if model == "glmm" else subgroup_analysis))
         note = f"test for subgroup differences ({sub.approach} tau^2 per subgroup), df={sub.df}"
         if model == "glmm":
             note += ("; computed on the normal-normal logit model (0.5 added to zero cells), since the GLMM has no "
@@ -660,7 +666,7 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         rows.append(_row(name, spec, data, {"converged": bool(np.isfinite(sub.q_between)), "method": method,
                                             "test": test, "q": sub.q_between, "pval": sub.pval,
                                             "message": note + (f"; {sub.message}" if sub.message else "")},
-                         f"{dim}: test", "main"))
+                         f"{dim}: test", "main", function=subgroup_analysis))
     # outcome definitions other than the one pooled: each on its own row, never mixed in
     measures = spec["outcome"].get("measures", [])
     if measures and not spec["outcome"].get("combine_definitions", False):
@@ -730,9 +736,7 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
     else:  # a GLMM has no inverse-variance weights; a single study has none to share
         data["weight"] = np.nan if len(data) else pd.Series(dtype=float)
     if len(data):
-        z = 1.959963984540054
-        data["ci_lb"] = data["yi"] - z * np.sqrt(data["vi"])
-        data["ci_ub"] = data["yi"] + z * np.sqrt(data["vi"])
+        data["ci_lb"], data["ci_ub"] = study_intervals(data["yi"], data["vi"], level)
         if effect in PROPORTIONS:  # what a reader sees per study: observed proportion, exact interval
             from evsynth.describe.summaries import clopper_pearson
 
@@ -742,10 +746,8 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         data.insert(0, "analysis", name)
         data.insert(1, "role", "main")
     if len(contrast_data):  # the randomized comparisons behind the contrast row, after the main studies
-        z = 1.959963984540054
-        contrast_data = contrast_data.assign(
-            ci_lb=contrast_data["yi"] - z * np.sqrt(contrast_data["vi"]),
-            ci_ub=contrast_data["yi"] + z * np.sqrt(contrast_data["vi"]))
+        lb, ub = study_intervals(contrast_data["yi"], contrast_data["vi"], level)
+        contrast_data = contrast_data.assign(ci_lb=lb, ci_ub=ub)
         contrast_data.insert(0, "analysis", name)
         contrast_data.insert(1, "role", "controlled contrast")
         data = pd.concat([data, contrast_data], ignore_index=True) if len(data) else contrast_data
@@ -822,8 +824,10 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     result = pd.concat(out, ignore_index=True)
     result["converged"] = result["converged"].astype("boolean").fillna(False).astype(bool)
     result["message"] = result["message"].fillna("no study has data for this specification")
-    for c in ("estimate", "ci_lb", "ci_ub"):
-        result[f"{c}_bt"] = [float(backtransform(e, [x])[0]) for e, x in zip(result["effect"], result[c])]
+    sizes = {k: g["n"].to_numpy(float) for k, g in stack.groupby("spec")} if len(stack) else {}
+    for c in ("estimate", "ci_lb", "ci_ub"):  # Freeman-Tukey back-transforms with each specification's sizes
+        result[f"{c}_bt"] = [float(measure(e).backtransform([x], sizes.get(k))[0])
+                             for e, x, k in zip(result["effect"], result[c], result["spec"])]
     cols = ["analysis", "effect", "method", "test", "correlation", "imputation", "inclusion", "k", "estimate", "ci_lb",
             "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "converged",
             "message", "studies"]
@@ -836,45 +840,3 @@ def combine_multiverse(shards: list[pd.DataFrame]) -> pd.DataFrame:
     :func:`multiverse` gives all analyses at once; each specification is fitted on its own, so a shard's rows
     equal the rows of a single run."""
     return pd.concat(shards, ignore_index=True).sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
-
-
-def review_comparison(pooled: pd.DataFrame, analyses: dict[str, dict], outcomes_h: pd.DataFrame) -> pd.DataFrame:
-    """Each analysis' main estimate beside the pooled results its ``compare_with`` reviews published.
-
-    The review's estimate is shown as published (its metric, e.g. a mean difference or an odds ratio,
-    and its unit); ours on our scale. Where the metrics differ the row says so: they are context, not a
-    like-for-like check.
-    """
-    rows = []
-    o = outcomes_h
-    for name, spec in sorted(analyses.items()):
-        main = pooled.loc[(pooled["analysis"] == name) & (pooled["variant"] == "main") & (pooled["subgroup"] == "all")]
-        if main.empty:
-            continue
-        m = main.iloc[0]
-        for ref in spec.get("compare_with", []):
-            rev = o.loc[(o["study"] == ref["study"]) & (o["measure"] == ref["measure"]) & (o["group"] == "pooled")]
-            if rev.empty:
-                rows.append({"analysis": name, "review": ref["study"], "measure": ref["measure"],
-                             "note": "the review reports no pooled result for this measure in the records"})
-                continue
-            for (metric, tp, unit), g in rev.groupby(["metric", "timepoint", "unit"], dropna=False):
-                stats = dict(zip(g["stat"], g["value"]))
-                rows.append({
-                    "analysis": name, "ours_effect": m["measure"], "ours_k": m["k"], "ours_estimate": m["estimate_bt"],
-                    "ours_ci_lb": m["ci_lb_bt"], "ours_ci_ub": m["ci_ub_bt"], "ours_studies": m["studies"],
-                    "review": ref["study"], "measure": ref["measure"], "review_metric": metric,
-                    "review_timepoint": tp, "review_unit": unit, "review_k": stats.get("k"),
-                    "review_estimate": stats.get("estimate"), "review_ci_lb": stats.get("ci_lb"),
-                    "review_ci_ub": stats.get("ci_ub"),
-                    "note": ("same kind of estimate" if _same_kind(m["measure"], metric) else
-                             f"different estimands: ours is {m['measure']}, the review's is {metric}"),
-                })
-    cols = ["analysis", "ours_effect", "ours_k", "ours_estimate", "ours_ci_lb", "ours_ci_ub", "ours_studies", "review",
-            "measure", "review_metric", "review_timepoint", "review_unit", "review_k", "review_estimate",
-            "review_ci_lb", "review_ci_ub", "note"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _same_kind(effect: str, metric: str) -> bool:
-    return {"MD": "md", "OR": "or", "RR": "rr", "RD": "rd"}.get(effect.upper()) == str(metric).lower()

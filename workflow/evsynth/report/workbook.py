@@ -23,9 +23,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.writer.excel import ExcelWriter
 
+from evsynth.common.io import CAVEAT
+
 __all__ = ["write_workbook", "sanitize_sheet_names", "CAVEAT", "FIXED_TIME"]
 
-CAVEAT = "These numbers describe the reported evidence; they do not show efficacy."
 FIXED_TIME = _dt.datetime(2000, 1, 1, 0, 0, 0)
 MAX_WIDTH = 60
 MIN_WIDTH = 6

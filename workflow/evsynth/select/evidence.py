@@ -39,8 +39,7 @@ import yaml
 
 __all__ = [
     "ALTERNATIVE_SEPARATOR", "DEFAULT_PREFERENCE", "EVIDENCE_COLUMNS", "KEYS", "SelectionError", "alternatives",
-    "load_pins", "select_evidence",
-    "run_select_evidence", "used_rows",
+    "load_pins", "select_evidence", "used_rows",
 ]
 
 #: Default order of source kinds, most trusted first (config ``evidence.source_preference``).
@@ -386,17 +385,3 @@ def alternatives(text) -> list[dict]:
 def used_rows(evidence: pd.DataFrame) -> set[tuple[str, int]]:
     """The (file, line) pairs of the rows the synthesis uses."""
     return {(str(f), int(ln)) for f, ln in zip(evidence["file"], evidence["line"]) if not pd.isna(ln)}
-
-
-def run_select_evidence(inputs, params, output) -> None:
-    """Rule select_evidence: evidence.csv and the selected record tables (Parquet)."""
-    from evsynth.common.io import load_saved_records, save_records, write_csv
-
-    records = load_saved_records(inputs.records, inputs.studies)
-    pins = load_pins("", list(inputs.pins))
-    evidence, selected = select_evidence(records.tables, records.studies, params.preference,
-                                         params.cumulative_measures, pins)
-    write_csv(evidence, output.evidence)
-    from evsynth.ingest.records import Records
-
-    save_records(Records(studies=records.studies, tables=selected), output.tables, output.studies)

@@ -1,0 +1,87 @@
+"""Overall judgement per study and tool (bias_overall.csv and the checklist's overall rows).
+
+* RoB 2: any domain high -> high; all low -> low; otherwise some concerns (so "no information" is never low).
+* ROBINS-I: any critical -> critical; else any serious -> serious; all low -> low; else any no information ->
+  no information; else moderate. ``high_risk`` = serious or critical.
+* Murad / JBI: share of "yes" among items judged (items "not applicable" left out; "unclear" counts
+  against): >= ``overall_yes_share_low`` -> low; >= ``overall_yes_share_concerns`` -> some concerns; below ->
+  high (tools.yaml ``settings``; our convention, not Murad's or JBI's). ``high_risk`` = high.
+* none: not applicable, never high risk.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pandas as pd
+
+from evsynth.appraise.tools import OVERALL_ITEM
+
+
+def overall_scale(tools: dict, tool: str) -> list[str]:
+    """The judgements an overall row of ``tool`` may take."""
+    if tool in ("murad", "jbi_case_series", "jbi_case_report") or tools["tools"][tool]["judgements"][0] == "yes":
+        return ["low", "some concerns", "high"]
+    if tool == "none":
+        return ["not applicable"]
+    return list(tools["tools"][tool]["judgements"])
+
+
+def overall_rule(tool: str, judgements: list[str], settings: Mapping) -> tuple[str, str]:
+    """The derived overall judgement of one study and tool from its item judgements, and why."""
+    js = list(judgements)
+    if tool == "none":
+        return "not applicable", "Not appraised (systematic review)."
+    if tool == "rob2":
+        if "high" in js:
+            return "high", "At least one domain at high risk."
+        if js and all(j == "low" for j in js):
+            return "low", "All domains at low risk."
+        return "some concerns", "No domain high, not all low (some concerns or no information)."
+    if tool == "robins_i":
+        for level in ("critical", "serious"):
+            if level in js:
+                return level, f"At least one domain at {level} risk."
+        if js and all(j == "low" for j in js):
+            return "low", "All domains at low risk."
+        if "no information" in js:
+            return "no information", "No domain serious or critical; information lacking in at least one."
+        return "moderate", "Low or moderate in all domains."
+    judged = [j for j in js if j != "not applicable"]
+    if not judged:
+        return "some concerns", "No item could be judged."
+    share = sum(j == "yes" for j in judged) / len(judged)
+    lo = float(settings["overall_yes_share_low"])
+    mid = float(settings["overall_yes_share_concerns"])
+    n_yes = sum(j == "yes" for j in judged)
+    why = f"{n_yes} of {len(judged)} items judged yes ({share:.0%});"
+    if share >= lo:
+        return "low", f"{why} >= {lo:.0%}."
+    if share >= mid:
+        return "some concerns", f"{why} >= {mid:.0%} and < {lo:.0%}."
+    return "high", f"{why} < {mid:.0%}."
+
+
+def overall_judgements(checklist: pd.DataFrame, settings: Mapping) -> pd.DataFrame:
+    """Overall judgement per study and tool: DataFrame(study, tool, overall, high_risk, source, rationale).
+
+    A reviewer's ``overall`` row wins; otherwise :func:`overall_rule` with the thresholds of tools.yaml
+    ``settings`` (pass ``tools["settings"]``). ``high_risk`` is True for RoB 2 high, ROBINS-I serious or
+    critical, Murad/JBI high.
+    """
+    rows = []
+    if checklist.empty:
+        return pd.DataFrame(columns=["study", "tool", "overall", "high_risk", "source", "rationale"])
+    for (sid, tool), g in checklist.groupby(["study", "tool"], sort=True):
+        ov = g[g["item"] == OVERALL_ITEM]
+        items = g[g["item"] != OVERALL_ITEM]
+        if not ov.empty and (ov["source"] == "reviewer").any():
+            r = ov[ov["source"] == "reviewer"].iloc[0]
+            overall, source, why = r["judgement"], "reviewer", r["rationale"]
+        else:
+            overall, why = overall_rule(tool, items["judgement"].tolist(), settings)
+            source = "derived"
+        high = overall in ("high", "serious", "critical")
+        rows.append({"study": sid, "tool": tool, "overall": overall, "high_risk": bool(high),
+                     "source": source, "rationale": why})
+    return pd.DataFrame(rows, columns=["study", "tool", "overall", "high_risk", "source", "rationale"])

@@ -1,0 +1,80 @@
+"""The appraise_studies rule (and a command line for the same): records -> bias checklist, overall judgements,
+robvis plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evsynth.appraise.checklist import build_checklist
+from evsynth.appraise.overall import overall_judgements
+from evsynth.appraise.overrides import load_overrides
+from evsynth.appraise.plots import summary_bars, traffic_light
+from evsynth.appraise.tools import load_tools
+from evsynth.appraise.writing import write_checklist
+from evsynth.common.figures import placeholder_figure
+from evsynth.common.io import load_saved_records, write_csv
+from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, RANGE_BOUNDS
+
+
+def run_appraise_studies(input, output, params, wildcards=None) -> None:
+    """Bias checklist (CSV + Markdown), overall judgement per study and tool, and the robvis plots.
+
+    input: records (Parquet tables), studies (JSON), tools (tools.yaml), overrides (appraisal.yaml files);
+    output: csv, md, overall, plots; params: min_followup_months, followup_bound, colourblind.
+    ``bias_overall.csv`` applies the same tools.yaml thresholds as the checklist's overall rows.
+    """
+    records = load_saved_records(input.records, input.studies)
+    tools = load_tools(input.tools)
+    checklist = build_checklist(records.studies, records.tables, tools, load_overrides(input.overrides),
+                                params.min_followup_months, params.followup_bound)
+    write_checklist(checklist, output.csv, output.md, tools)
+    write_csv(overall_judgements(checklist, tools["settings"]), output.overall)
+    for path in output.plots:
+        path = Path(path)
+        if path.suffix != ".png":  # one call writes the PNG and the SVG beside it
+            continue
+        kind = "traffic_light" if path.stem.endswith("_traffic_light") else "summary"
+        tool = path.stem[: -len(f"_{kind}")]
+        if (checklist["tool"] == tool).any():
+            draw = traffic_light if kind == "traffic_light" else summary_bars
+            draw(checklist, tool, path.with_suffix(""), colourblind=params.colourblind)
+        else:
+            placeholder_figure(path, f"No study in the corpus is appraised with {tool}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``python -m evsynth.appraise.run --studies resources/studies --tools resources/appraisal/tools.yaml
+    --csv results/tables/bias_checklist.csv --md results/tables/bias_checklist.md [--plots DIR]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m evsynth.appraise.run",
+                                 description="The bias checklist of a folder of studies.")
+    ap.add_argument("--studies", default="resources/studies")
+    ap.add_argument("--tools", default="resources/appraisal/tools.yaml")
+    ap.add_argument("--csv", default="results/tables/bias_checklist.csv")
+    ap.add_argument("--md", default="results/tables/bias_checklist.md")
+    ap.add_argument("--overall", default=None, help="optional CSV of overall judgements")
+    ap.add_argument("--plots", default=None, help="folder for traffic-light and summary plots")
+    ap.add_argument("--min-followup-months", type=float, default=6.0)
+    ap.add_argument("--followup-bound", choices=RANGE_BOUNDS, default=DEFAULT_RANGE_BOUND)
+    ap.add_argument("--colourblind", action="store_true")
+    a = ap.parse_args(argv)
+    from evsynth.ingest.records import load_records  # noqa: PLC0415
+
+    rec = load_records(a.studies, root=Path.cwd())
+    tools = load_tools(a.tools)
+    overrides = load_overrides(Path(a.studies).glob("*/appraisal.yaml"), Path.cwd())
+    cl = build_checklist(rec.studies, rec.tables, tools, overrides, a.min_followup_months, a.followup_bound)
+    write_checklist(cl, a.csv, a.md, tools)
+    if a.overall:
+        write_csv(overall_judgements(cl, tools["settings"]), a.overall)
+    if a.plots:
+        for tool in sorted(set(cl["tool"]) - {"none"}):
+            traffic_light(cl, tool, Path(a.plots) / f"bias_traffic_light_{tool}", a.colourblind)
+            summary_bars(cl, tool, Path(a.plots) / f"bias_summary_{tool}", a.colourblind)
+    print(f"{len(cl)} checklist rows for {cl['study'].nunique()} studies -> {a.csv}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The appraisal tools (resources/appraisal/tools.yaml): items, scales, the design -> tool mapping and the
+thresholds the rules use (``settings``; read only from tools.yaml, never defaulted in code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+import evsynth.appraise.case_rules  # noqa: F401  (registers the case-report/series rules)
+import evsynth.appraise.domain_rules  # noqa: F401  (registers the RoB 2 / ROBINS-I rules)
+from evsynth.appraise.context import RULES
+
+#: Checklist columns (bias_checklist.csv). ``rule`` names the function that judged the row
+#: (``evsynth.<module>.<function>``), or ``reviewer`` for a reviewer's judgement.
+COLUMNS = [
+    "study", "tool", "domain", "item", "question", "judgement", "source", "rule", "rationale", "evidence",
+    "derived_judgement", "reviewer_judgement", "derived_rationale",
+]
+OVERALL_ITEM = "overall"
+OVERALL_QUESTION = "Overall judgement"
+#: tools.yaml ``settings`` every run needs.
+REQUIRED_SETTINGS = ("course_gap_days", "patient_reported_measures", "missing_data_low", "missing_data_concerns",
+                     "overall_yes_share_low", "overall_yes_share_concerns")
+
+
+def load_tools(path: str | Path) -> dict:
+    """Read tools.yaml and check it is coherent (scales, displays, design mapping, item ids)."""
+    tools = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    problems = []
+    for name, tool in tools.get("tools", {}).items():
+        scale = tool.get("judgements") or []
+        if tool.get("missing") not in scale:
+            problems.append(f"tool {name}: missing judgement {tool.get('missing')!r} not in {scale}")
+        if set(tool.get("display", {})) != set(scale):
+            problems.append(f"tool {name}: display keys {sorted(tool.get('display', {}))} != {scale}")
+        ids = [it["id"] for it in tool.get("items", [])]
+        if len(ids) != len(set(ids)) or OVERALL_ITEM in ids:
+            problems.append(f"tool {name}: item ids must be unique and not {OVERALL_ITEM!r}: {ids}")
+        for it in tool.get("items", []):
+            rule = it.get("rule")
+            if it.get("derivable", True) and rule not in RULES:
+                problems.append(f"tool {name} item {it['id']}: unknown rule {rule!r}")
+            if not it.get("question"):
+                problems.append(f"tool {name} item {it['id']}: no question wording")
+    for design, uses in tools.get("designs", {}).items():
+        for use in uses:
+            tool = tools.get("tools", {}).get(use.get("tool"))
+            if tool is None:
+                problems.append(f"design {design}: unknown tool {use.get('tool')!r}")
+                continue
+            domains = {it["domain"] for it in tool["items"]}
+            for d in use.get("domains") or []:
+                if d not in domains:
+                    problems.append(f"design {design}: tool {use['tool']} has no domain {d!r}")
+    settings = tools.get("settings") or {}
+    for key in REQUIRED_SETTINGS:
+        if key not in settings:
+            problems.append(f"settings: no {key!r} (the rules read their thresholds only from tools.yaml)")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return tools
+
+
+def bias_tools(path: str | Path) -> list[str]:
+    """The tools that draw risk-of-bias plots: every tool in tools.yaml but ``none`` (the workflow's plot list)."""
+    tools = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return [name for name in tools.get("tools", {}) if name != "none"]
+
+
+def tool_order(tools: dict) -> dict[str, int]:
+    return {name: i for i, name in enumerate(tools["tools"])}
+
+
+def item_order(tools: dict, tool: str) -> dict[str, int]:
+    order = {it["id"]: i for i, it in enumerate(tools["tools"][tool]["items"])}
+    order[OVERALL_ITEM] = len(order)
+    return order
+
+
+def sort_checklist(df: pd.DataFrame, tools: dict) -> pd.DataFrame:
+    """Rows by study, then tool and item in tools.yaml order (overall last)."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    tord = tool_order(tools)
+    key = df.apply(lambda r: (r["study"], tord.get(r["tool"], 99), item_order(tools, r["tool"]).get(r["item"], 99)),
+                   axis=1)
+    return df.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)

@@ -1,0 +1,57 @@
+"""The effect measures an analysis may declare (config ``effect``): one registry for the analyses, the
+forest plots and the multiverse.
+
+Each :class:`Measure` says on which scale it is pooled, how it goes back to the natural scale (by the
+engine's :func:`evsynth.stats.effects.backtransform`), how its axis is labelled, where its null line is
+(None: no null for a single-arm proportion) and whether it compares an MSC arm with a comparator arm
+(``paired``) or describes MSC arms alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evsynth.stats.effects import backtransform as engine_backtransform
+
+
+@dataclass(frozen=True)
+class Measure:
+    code: str
+    label: str  # axis label of the forest plot
+    scale: str  # back-transform to the natural scale: identity, exp, ilogit, ipft (pooled.csv ``scale``)
+    null: float | None  # no-effect value on the analysis scale; None: no null line
+    paired: bool  # MSC arm vs comparator arm (else MSC arms alone)
+    binary: bool  # events / n (else means)
+
+    def backtransform(self, x, ni=None) -> np.ndarray:
+        """Values on the natural scale (Freeman-Tukey: with the harmonic mean of the sizes ``ni``; NaN without)."""
+        if self.code == "PFT" and (ni is None or len(np.atleast_1d(ni)) == 0):
+            return np.full(np.shape(np.atleast_1d(x)), np.nan)
+        return engine_backtransform(self.code, x, ni)
+
+    @property
+    def plot_transform(self) -> str | None:
+        """The forest plot's ``transform`` (:mod:`evsynth.report.axes`)."""
+        return None if self.scale == "identity" else self.scale
+
+
+MEASURES: dict[str, Measure] = {m.code: m for m in (
+    Measure("MC", "Mean change from baseline", "identity", 0.0, paired=False, binary=False),
+    Measure("MD", "Mean difference (MSC - comparator)", "identity", 0.0, paired=True, binary=False),
+    Measure("PLO", "Proportion", "ilogit", None, paired=False, binary=True),
+    Measure("PR", "Proportion", "identity", None, paired=False, binary=True),
+    Measure("PFT", "Proportion", "ipft", None, paired=False, binary=True),
+    Measure("OR", "Odds ratio", "exp", 0.0, paired=True, binary=True),
+    Measure("RR", "Risk ratio", "exp", 0.0, paired=True, binary=True),
+    Measure("RD", "Risk difference", "identity", 0.0, paired=True, binary=True),
+)}
+
+
+def measure(effect: str) -> Measure:
+    """The registry entry of a config ``effect`` (case-insensitive)."""
+    try:
+        return MEASURES[str(effect).upper()]
+    except KeyError:
+        raise ValueError(f"effect {effect!r}: expected one of {sorted(MEASURES)}") from None

@@ -1,0 +1,123 @@
+"""The pool rules: each declared analysis (pooled rows, study rows, exclusions, forest plot), the combined
+tables, the comparison with published reviews, and the multiverse (one shard per analysis, then combined) with
+its specification curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from evsynth.common.figures import placeholder_figure
+from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
+from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse, run_analysis
+from evsynth.pool.reviews import review_comparison
+from evsynth.report.forest import forest_plot
+from evsynth.report.forest_rows import axis_label, forest_rows
+from evsynth.report.specification_curve import specification_curve
+from evsynth.report.workbook import write_workbook
+
+#: pooled.md shows these columns (pooled.csv has all).
+POOLED_SHOWN = ["analysis", "subgroup", "variant", "k", "n", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "pi_lb_bt",
+                "pi_ub_bt", "tau2", "i2", "method", "test", "uncontrolled_only", "message"]
+
+
+def load_corpus(input) -> Corpus:
+    """The :class:`~evsynth.pool.analysis.Corpus` a pooling rule reads: records, harmonized outcomes and the
+    studies at high risk of bias (bias_overall.csv, when given)."""
+    records = load_saved_records(input.records, input.studies)
+    outcomes = pd.read_parquet(input.outcomes)
+    high = frozenset()
+    if getattr(input, "bias", None):
+        overall = pd.read_csv(input.bias)
+        high = frozenset(overall.loc[overall["high_risk"].astype(bool), "study"])
+    return Corpus(records.studies, records.tables, outcomes, high)
+
+
+def run_pool_analysis(input, output, params, wildcards) -> None:
+    """Fit one analysis (``wildcards.analysis``, ``params.spec``); write its pooled rows, study rows,
+    exclusions, and the forest plot of the main fit (rows a reviewer can check: :mod:`evsynth.report.forest_rows`)."""
+    name, spec = wildcards.analysis, params.spec
+    corpus = load_corpus(input)
+    out = run_analysis(name, spec, corpus)
+    write_csv(out["pooled"], output.pooled)
+    write_csv(out["studies"], output.studies)
+    write_csv(out["excluded"], output.excluded)
+    main = {**out["pooled"].iloc[0].to_dict(), "level": spec.get("level", 95)}
+    data = out["studies"]
+    if len(data):  # the forest plot shows the main analysis' studies, not the randomized contrast behind it
+        data = data.loc[data["role"].eq("main")]
+    if data.empty:  # say so in the plot's place rather than fail: the pooled row says why too
+        placeholder_figure(output.forest[0], f"{spec.get('title', name)}: no study has data for this analysis.")
+        return
+    effect = spec["effect"].upper()
+    overall = {}
+    if getattr(input, "bias", None):
+        bias = pd.read_csv(input.bias)
+        bias = bias.loc[~bias["overall"].eq("not applicable")]
+        tools = {"murad": "Murad", "jbi_case_series": "JBI", "jbi_case_report": "JBI", "rob2": "RoB 2",
+                 "robins_i": "ROBINS-I"}
+        bias = bias.assign(text=bias["overall"] + " (" + bias["tool"].map(tools).fillna(bias["tool"]) + ")")
+        overall = bias.groupby("study")["text"].agg(lambda s: ", ".join(dict.fromkeys(s))).to_dict()
+    o = corpus.outcomes_h
+    measures = spec["outcome"].get("measures", [])
+    unit = o.loc[o["measure"].isin(measures), "unit_h"].dropna().astype(str)
+    direction = o.loc[o["measure"].isin(measures), "direction"].dropna().astype(str)
+    rows, pooled, transform, null = forest_rows(data, main, effect, corpus.studies, overall)
+    forest_plot(rows, pooled, list(output.forest), title=spec.get("title", name),
+                effect_label=axis_label(effect, unit.iloc[0] if len(unit) else "",
+                                        direction.iloc[0] if len(direction) else ""),
+                transform=transform, null_value=null,
+                caveat=CAVEAT + " * imputed or derived value. RoB: the study's overall risk of bias "
+                                "(bias_overall.csv).")
+
+
+def run_combine_pooled(input, output, params=None, wildcards=None) -> None:
+    """Concatenate the analyses' tables; write CSV, Markdown and an .xlsx workbook."""
+    pooled = pd.concat([pd.read_csv(p) for p in input.pooled], ignore_index=True)
+    studies = pd.concat([pd.read_csv(p) for p in input.studies], ignore_index=True)
+    excluded = pd.concat([pd.read_csv(p) for p in input.excluded], ignore_index=True)
+    write_csv(pooled, output.csv)
+    write_csv(studies, output.studies)
+    write_csv(excluded, output.excluded)
+    write_markdown(pooled[POOLED_SHOWN], output.md, "Pooled estimates (back-transformed scale)",
+                   f"{CAVEAT} Full precision and the analysis scale are in pooled.csv.")
+    write_workbook({"pooled": pooled, "studies": studies, "excluded": excluded}, output.xlsx, notes=CAVEAT)
+
+
+def run_compare_reviews(input, output, params, wildcards=None) -> None:
+    """Our main pooled row beside each review's published pooled result for the same measure
+    (params.analyses: the analyses' specs)."""
+    table = review_comparison(pd.read_csv(input.pooled), params.analyses, pd.read_parquet(input.outcomes))
+    write_csv(table, output.csv)
+    write_markdown(table, output.md, "Our pooled estimates beside published reviews",
+                   "The reviews pool other and more studies; agreement or disagreement is context, not validation.")
+
+
+def run_multiverse(input, output, params, wildcards=None) -> None:
+    """One shard of the multiverse (params.multiverse: its grid and analyses, usually one) fitted in batches,
+    saved typed (Parquet, output.table) for :func:`run_combine_multiverse`, and a specification curve per
+    analysis (output.curves)."""
+    config = params.multiverse
+    table = multiverse(load_corpus(input), config["analyses"], config["grid"])
+    Path(output.table).parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(output.table, index=False)
+    for name, spec in config["analyses"].items():
+        rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
+        rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
+        paths = [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")]
+        choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
+                   if rows[c].nunique(dropna=False) > 1]
+        if not rows["converged"].any():
+            for path in paths:
+                if path.endswith(".png"):
+                    placeholder_figure(path, f"{spec.get('title', name)}: no specification could be fitted.")
+            continue
+        specification_curve(rows, paths, title=spec.get("title", name), effect_label="Pooled estimate",
+                            choice_columns=choices)
+
+
+def run_combine_multiverse(input, output, params=None, wildcards=None) -> None:
+    """The multiverse table (output.csv) from its per-analysis shards (input: Parquet files), with the same
+    rows and order as one run of all analyses (:func:`evsynth.pool.analysis.combine_multiverse`)."""
+    write_csv(combine_multiverse([pd.read_parquet(path) for path in input]), output.csv)

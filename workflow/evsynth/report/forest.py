@@ -1,0 +1,354 @@
+"""Forest plot of one analysis: study rows, the pooled diamond, the prediction interval and a footer.
+
+:func:`forest_plot` is pure: it reads the frames it is given, draws one figure and writes it to every path
+(``.png`` at 200 dpi or ``.svg``, through :func:`evsynth.common.figures.save_figure`); same inputs give
+byte-identical files. Figure sizes are fixed functions of the row counts (no ``bbox_inches="tight"``).
+
+The work is split the way the figure is read: :func:`forest_values` puts every number on the display scale
+(the scales are in :mod:`evsynth.report.axes`), :func:`forest_texts` writes the text columns,
+:func:`forest_footer` the lines under the axis, :func:`forest_layout` the geometry in inches, and the
+``_draw_*`` functions put them on the figure.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+from evsynth.common.figures import save_figure  # noqa: E402
+from evsynth.report.axes import (  # noqa: E402
+    display_scale, figure_footer, figure_title, finite, fmt, fmt_p, fmt_tau2, limits, num, set_axis, text_width_in, wrap,
+)
+from evsynth.report.style import DPI, FS, FS_SMALL, FS_TITLE, GREY, OKABE_ITO, RC  # noqa: E402
+
+__all__ = ["forest_plot", "forest_values", "forest_texts", "forest_footer", "forest_layout"]
+
+TEST_LABEL = {"z": "z test", "t": "t test", "knha": "Knapp-Hartung", "hksj": "Knapp-Hartung", "adhoc": "ad hoc KnHa"}
+MARGIN = 0.2  # inches around the figure
+
+
+@dataclass
+class ForestValues:
+    """Every number of the plot on the display scale."""
+
+    k: int
+    pool: bool  # a diamond is drawn
+    t: str  # transform name, lower case
+    log: bool  # log x axis
+    bounded01: bool  # proportions: the axis stays within 0..1
+    yi: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    w: np.ndarray  # weights in percent (NaN allowed)
+    pooled: tuple[float, float, float, float, float]  # estimate, ci_lb, ci_ub, pi_lb, pi_ub
+    has_pi: bool
+    null: float | None
+    level: str  # "95"
+
+
+@dataclass
+class ForestTexts:
+    labels: list[str]
+    notes: dict[str, str]  # note -> letter
+    est: list[str]
+    weight: list[str]
+    pooled: str
+    pi: str
+    n: list[str]
+
+
+@dataclass
+class ForestLayout:
+    """Geometry in inches."""
+
+    fig_w: float
+    fig_h: float
+    label_w: float
+    n_w: float
+    plot_w: float
+    est_w: float
+    wt_w: float
+    row_h: float
+    n_rows: int
+    axis_h: float
+    foot_h: float
+    footer: list[str]
+    caveat: list[str]
+    title: list[str]
+
+
+def forest_plot(
+    studies: pd.DataFrame,
+    pooled: dict | None,
+    paths: list[str],
+    *,
+    title: str,
+    effect_label: str,
+    transform: str | None = None,
+    null_value: float | None = 0.0,
+    caveat: str | None = None,
+) -> list[Path]:
+    """Forest plot of one analysis: study rows, the pooled diamond, the prediction interval, a footer.
+
+    ``studies``: columns ``label``, ``yi``, ``ci_lb``, ``ci_ub`` (analysis scale, see
+    :mod:`evsynth.report.axes` for ``transform``), ``weight`` (percent; NaN allowed), optional ``n`` (shown
+    as a column; needed for ``transform="ipft"``: study values are back-transformed with their own ``n``,
+    pooled values with the harmonic mean) and optional ``note`` (e.g. "imputed SD": rows get a letter, the
+    footer explains it). Rows are drawn in the given order.
+
+    ``pooled``: ``estimate, ci_lb, ci_ub, pi_lb, pi_ub`` (analysis scale; the PI may be NaN and is then not
+    drawn), ``k, tau2, i2`` (percent, as metafor), ``q, q_pval, method, test`` and optionally ``level``
+    (95). ``RMAResult.to_dict()`` fits. With one study (or ``pooled`` None, or ``k`` == 1) no diamond is drawn
+    and the footer says "k = 1: no pooling". ``null_value`` is on the analysis scale (None: no null line, for
+    single-group proportions and means), except with ``"none-precomputed"``.
+
+    Returns the written paths.
+    """
+    if studies is None or len(studies) == 0:
+        raise ValueError("forest_plot: no studies")
+    missing = [c for c in ("label", "yi", "ci_lb", "ci_ub") if c not in studies.columns]
+    if missing:
+        raise ValueError(f"forest_plot: studies lack columns {missing}")
+    st = studies.reset_index(drop=True)
+    pooled = dict(pooled or {})
+    v = forest_values(st, pooled, transform, null_value)
+    texts = forest_texts(st, v)
+    footer, model = forest_footer(pooled, v, texts.notes)
+    lay = forest_layout(st, v, texts, footer, caveat, title)
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(lay.fig_w, lay.fig_h))
+        x0 = MARGIN + lay.label_w + lay.n_w
+        ax = fig.add_axes((x0 / lay.fig_w, (lay.axis_h + lay.foot_h) / lay.fig_h, lay.plot_w / lay.fig_w,
+                           lay.row_h * lay.n_rows / lay.fig_h))
+        ax.set_ylim(lay.n_rows - 0.5, -0.5)
+        ax.yaxis.set_visible(False)
+        for s in ("top", "right", "left"):
+            ax.spines[s].set_visible(False)
+        ax.tick_params(axis="x", length=3, pad=2)
+        ax.set_xlabel(effect_label, fontsize=FS)
+        pl, pu, pil, piu = v.pooled[1:]
+        lim_vals = list(v.lb) + list(v.ub) + list(v.yi) + ([pl, pu, pil, piu] if v.pool else []) + \
+            ([v.null] if v.null is not None else [])
+        lo, hi = limits(lim_vals, v.log, v.bounded01)
+        set_axis(ax, lo, hi, v.log)
+        cols = _columns(fig, ax, lay, x0)
+        _draw_header(ax, cols, v, st, lay)
+        _draw_studies(ax, cols, v, texts, st, lo, hi)
+        if v.null is not None and lo <= v.null <= hi:
+            ax.plot([v.null, v.null], [0.5, lay.n_rows - 0.5], color=GREY, lw=0.8, ls=(0, (4, 3)), zorder=1)
+        if v.pool:
+            _draw_pooled(ax, cols, v, texts, model, lo, hi, lay)
+        figure_title(fig, lay.title, lay.fig_w, lay.fig_h, MARGIN)
+        figure_footer(fig, lay.footer, lay.fig_w, lay.fig_h, lay.foot_h, MARGIN, italic=lay.caveat)
+        return save_figure(fig, paths, dpi=DPI)
+
+
+def forest_values(st: pd.DataFrame, pooled: dict, transform: str | None, null_value: float | None) -> ForestValues:
+    """Study and pooled values, the null and the level, on the display scale."""
+    k = len(st)
+    k_pooled = num(pooled.get("k", k))
+    pool = k > 1 and bool(pooled) and finite(pooled.get("estimate")) and not (math.isfinite(k_pooled) and k_pooled <= 1)
+    t = "identity" if transform is None else str(transform).lower()
+    if t == "ipft":
+        if "n" not in st.columns or st["n"].isna().any():
+            raise ValueError("forest_plot: transform 'ipft' needs a complete column 'n'")
+        n = st["n"].to_numpy(float)
+        f_study, log = display_scale(t, n)
+        f_pool, _ = display_scale(t, 1.0 / float(np.mean(1.0 / n)))
+    else:
+        f_study, log = display_scale(t)
+        f_pool = f_study
+    values = [float("nan")] * 5
+    if pool:
+        values = [float(f_pool(num(pooled.get(c)))) for c in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")]
+    null = None
+    if null_value is not None and finite(null_value):
+        null = float(f_pool(float(null_value)))
+        if log and null <= 0:
+            null = None
+    level = num(pooled.get("level", 95))
+    level = level * 100 if 0 < level <= 1 else level
+    return ForestValues(
+        k=k, pool=pool, t=t, log=log, bounded01=t in ("ilogit", "iarcsin", "ipft"),
+        yi=f_study(st["yi"].to_numpy(float)), lb=f_study(st["ci_lb"].to_numpy(float)),
+        ub=f_study(st["ci_ub"].to_numpy(float)),
+        w=st["weight"].to_numpy(float) if "weight" in st.columns else np.full(k, np.nan),
+        pooled=tuple(values), has_pi=pool and math.isfinite(values[3]) and math.isfinite(values[4]),
+        null=null, level=f"{level:g}" if math.isfinite(level) else "95",
+    )
+
+
+def _row_notes(st: pd.DataFrame) -> tuple[dict[str, str], list[str]]:
+    """Each distinct note gets a letter; the letter of each row ("" without a note)."""
+    notes: dict[str, str] = {}
+    if "note" not in st.columns:
+        return notes, [""] * len(st)
+    row_note = []
+    for v in st["note"]:
+        if isinstance(v, str) and v.strip():
+            key = " ".join(v.split())
+            if key not in notes:
+                notes[key] = "abcdefghijklmnopqrstuvwxyz"[len(notes) % 26]
+            row_note.append(notes[key])
+        else:
+            row_note.append("")
+    return notes, row_note
+
+
+def forest_texts(st: pd.DataFrame, v: ForestValues) -> ForestTexts:
+    """The text columns: labels (with note letters), estimates with CIs, weights, N."""
+    notes, row_note = _row_notes(st)
+    k = v.k
+    yi, lb, ub, w = v.yi, v.lb, v.ub, v.w
+    pe, pl, pu, pil, piu = v.pooled
+    return ForestTexts(
+        labels=[wrap(str(lab) + (f" [{row_note[i]}]" if row_note[i] else ""), 46) for i, lab in enumerate(st["label"])],
+        notes=notes,
+        est=[f"{fmt(yi[i])} [{fmt(lb[i])}, {fmt(ub[i])}]" if math.isfinite(yi[i]) else "NA" for i in range(k)],
+        weight=[f"{w[i]:.1f}%" if math.isfinite(w[i]) else "" for i in range(k)],
+        pooled=f"{fmt(pe)} [{fmt(pl)}, {fmt(pu)}]" if v.pool else "",
+        pi=f"[{fmt(pil)}, {fmt(piu)}]" if v.has_pi else "",
+        n=[(f"{int(x)}" if float(x).is_integer() else f"{x:g}") if finite(x) else "" for x in
+           (st["n"] if "n" in st.columns else [])],
+    )
+
+
+def forest_footer(pooled: dict, v: ForestValues, notes: dict[str, str]) -> tuple[list[str], str]:
+    """Footer sentences (model, heterogeneity, scale, notes) and the model's name ("RE model" or equal effects)."""
+    footer = []
+    model = ""
+    if v.pool:
+        model = "Equal-effects model" if str(pooled.get("method", "")).upper() in ("FE", "EE", "CE") else "RE model"
+        test = TEST_LABEL.get(str(pooled.get("test", "")).lower(), str(pooled.get("test", "")))
+        meth = str(pooled.get("method", ""))
+        kk = int(num(pooled.get("k", v.k))) if finite(pooled.get("k", v.k)) else v.k
+        i2 = num(pooled.get("i2"))
+        footer.append(f"{model} ({meth}, {test}): k = {kk}, τ² = {fmt_tau2(pooled.get('tau2'))}, "
+                      f"I² = {'NA' if not math.isfinite(i2) else f'{i2:.1f}'}%, "
+                      f"Q = {fmt(pooled.get('q'))} (p {fmt_p(pooled.get('q_pval'))})")
+        if not v.has_pi:
+            footer.append("Prediction interval not shown (not estimable).")
+    else:
+        footer.append(f"k = {v.k}: no pooling" if v.k == 1 else f"k = {v.k}: no pooled estimate")
+    if v.t == "exp":
+        footer.append("Ratios on a log scale (back-transformed from the log scale of the analysis).")
+    elif v.bounded01:
+        footer.append("Proportions (back-transformed from the analysis scale).")
+    for note, letter in notes.items():
+        footer.append(f"[{letter}] {note}")
+    return footer, model
+
+
+def forest_layout(st: pd.DataFrame, v: ForestValues, texts: ForestTexts, footer: list[str], caveat: str | None,
+                  title: str) -> ForestLayout:
+    """Column widths, row heights and the wrapped footer, caveat and title (inches, fixed by the content)."""
+    has_n = "n" in st.columns
+    two_line = any("\n" in s for s in texts.labels)
+    label_chars = max(len(line) for s in texts.labels + ["Study", "RE model"] for line in s.split("\n"))
+    label_w = min(max(text_width_in(label_chars) + 0.15, 1.8), 4.3)
+    n_w = 0.5 if has_n else 0.0
+    plot_w = 3.4
+    est_chars = max(len(s) for s in texts.est + [texts.pooled, f"Estimate [{v.level}% CI]"])
+    est_w = text_width_in(est_chars) + 0.2
+    wt_w = 0.65 if v.pool and np.isfinite(v.w).any() else 0.0  # weights only mean something when pooled
+    fig_w = MARGIN + label_w + n_w + plot_w + 0.15 + est_w + wt_w + MARGIN
+    # rows: 0 header, 1..k studies, then spacer, pooled, PI
+    n_rows = 1 + v.k + (2 if v.pool else 0) + (1 if v.has_pi else 0)
+    wrap_chars = int((fig_w - 2 * MARGIN) / (FS_SMALL * 0.6 / 72))
+    footer = [line for f in footer for line in textwrap.wrap(f, wrap_chars)]
+    cav = textwrap.wrap(" ".join(caveat.split()), wrap_chars) if caveat else []
+    title_lines = textwrap.wrap(title, int((fig_w - 2 * MARGIN) / (FS_TITLE * 0.6 / 72))) or [""]
+    row_h = 0.36 if two_line else 0.26
+    top = 0.15 + 0.22 * len(title_lines) + 0.1
+    axis_h = 0.55  # ticks + x label
+    foot_h = 0.17 * (len(footer) + len(cav)) + 0.15
+    fig_h = round(top + row_h * n_rows + axis_h + foot_h, 2)
+    return ForestLayout(fig_w=round(fig_w, 2), fig_h=fig_h, label_w=label_w, n_w=n_w, plot_w=plot_w, est_w=est_w,
+                        wt_w=wt_w, row_h=row_h, n_rows=n_rows, axis_h=axis_h, foot_h=foot_h, footer=footer,
+                        caveat=cav, title=title_lines)
+
+
+def _columns(fig, ax, lay: ForestLayout, x0: float) -> dict:
+    """x positions (inches) of the text columns and the transform that places them."""
+    x_est = x0 + lay.plot_w + 0.15
+    return {"fx": blended_transform_factory(fig.dpi_scale_trans, ax.transData), "label": MARGIN,
+            "n": MARGIN + lay.label_w + lay.n_w - 0.1, "est": x_est, "wt": x_est + lay.est_w + lay.wt_w - 0.05}
+
+
+def _draw_header(ax, cols: dict, v: ForestValues, st: pd.DataFrame, lay: ForestLayout) -> None:
+    hdr = dict(transform=cols["fx"], va="center", fontsize=FS, fontweight="bold", clip_on=False)
+    ax.text(cols["label"], 0, "Study", ha="left", **hdr)
+    if "n" in st.columns:
+        ax.text(cols["n"], 0, "N", ha="right", **hdr)
+    ax.text(cols["est"], 0, f"Estimate [{v.level}% CI]", ha="left", **hdr)
+    if lay.wt_w:
+        ax.text(cols["wt"], 0, "Weight", ha="right", **hdr)
+    ax.plot([0, 1], [0.5, 0.5], transform=blended_transform_factory(ax.transAxes, ax.transData),
+            color=GREY, lw=0.6, clip_on=False)
+
+
+def _draw_studies(ax, cols: dict, v: ForestValues, texts: ForestTexts, st: pd.DataFrame, lo: float,
+                  hi: float) -> None:
+    """One row per study: label, N, CI line (arrows where it leaves the axis), square sized by weight, texts."""
+    yi, lb, ub, w = v.yi, v.lb, v.ub, v.w
+    has_n = "n" in st.columns
+    wt_shown = v.pool and np.isfinite(w).any()
+    wmax = np.nanmax(w) if np.isfinite(w).any() else float("nan")
+    col = OKABE_ITO["blue"]
+    for i in range(v.k):
+        y = 1 + i
+        txt = dict(transform=cols["fx"], va="center", fontsize=FS, clip_on=False)
+        ax.text(cols["label"], y, texts.labels[i], ha="left", linespacing=1.0, **txt)
+        if has_n:
+            ax.text(cols["n"], y, texts.n[i], ha="right", **txt)
+        ax.text(cols["est"], y, texts.est[i], ha="left", **txt)
+        if wt_shown:
+            ax.text(cols["wt"], y, texts.weight[i], ha="right", **txt)
+        if math.isfinite(lb[i]) and math.isfinite(ub[i]):
+            a, b = max(lb[i], lo), min(ub[i], hi)
+            ax.plot([a, b], [y, y], color="black", lw=1.0, solid_capstyle="butt")
+            for edge, lim, mk in ((lb[i], lo, "<"), (ub[i], hi, ">")):
+                if (edge < lim) if mk == "<" else (edge > lim):
+                    ax.plot([lim], [y], marker=mk, color="black", ms=4, clip_on=False)
+        if math.isfinite(yi[i]) and lo <= yi[i] <= hi:
+            ms = 4.0 + 7.0 * math.sqrt(w[i] / wmax) if math.isfinite(w[i]) and wmax > 0 else 5.0
+            ax.plot([yi[i]], [y], marker="s", ms=ms, color=col, mec=col, ls="none", zorder=3)
+
+
+def _draw_pooled(ax, cols: dict, v: ForestValues, texts: ForestTexts, model: str, lo: float, hi: float,
+                 lay: ForestLayout) -> None:
+    """The pooled diamond and its text, and the prediction interval's bar below it."""
+    pe, pl, pu, pil, piu = v.pooled
+    k = v.k
+    y = k + 2
+    dh = 0.34
+    diamond = Polygon([(pl, y), (pe, y - dh), (pu, y), (pe, y + dh)], closed=True,
+                      facecolor=OKABE_ITO["vermillion"], edgecolor="black", lw=0.6, zorder=3, clip_on=True)
+    ax.add_patch(diamond)
+    txt = dict(transform=cols["fx"], va="center", fontsize=FS, clip_on=False, fontweight="bold")
+    ax.text(cols["label"], y, "Pooled estimate" if model == "RE model" else "Pooled (equal effects)", ha="left", **txt)
+    ax.text(cols["est"], y, texts.pooled, ha="left", **txt)
+    if lay.wt_w:
+        ax.text(cols["wt"], y, "100%", ha="right", **txt)
+    ax.plot([0, 1], [k + 1, k + 1], transform=blended_transform_factory(ax.transAxes, ax.transData),
+            color=GREY, lw=0.6, clip_on=False)
+    if v.has_pi:
+        y = k + 3
+        a, b = max(pil, lo), min(piu, hi)
+        ax.plot([a, b], [y, y], color=OKABE_ITO["vermillion"], lw=2.2, solid_capstyle="butt", zorder=2)
+        for xv in (a, b):
+            ax.plot([xv, xv], [y - 0.2, y + 0.2], color=OKABE_ITO["vermillion"], lw=1.2)
+        txt = dict(transform=cols["fx"], va="center", fontsize=FS, clip_on=False)
+        ax.text(cols["label"], y, f"{v.level}% prediction interval", ha="left", **txt)
+        ax.text(cols["est"], y, texts.pi, ha="left", **txt)
