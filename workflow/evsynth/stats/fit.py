@@ -22,6 +22,14 @@ _FIELDS = [
 ]  # fmt: skip
 
 
+def _rows_with(cells: np.ndarray) -> np.ndarray:
+    """Rows of a (G, K) boolean array with any True cell (a flat any() first: in the common case
+    of no True cell this skips the per-row reduction, which is slow along a short axis)."""
+    if not cells.any():
+        return np.zeros(cells.shape[0], bool)
+    return cells.any(1)
+
+
 def _fit_batch(
     y: np.ndarray,
     v: np.ndarray,
@@ -56,9 +64,11 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
     # --- screening (metafor stops with an error in these cases; we report per group) ---
     fail = np.zeros(G, bool)
     k1 = (k == 1) & (p == 1)
-    bad_v = ((m > 0) & ~(v > 0)).any(1) | ~np.isfinite(np.where(m > 0, v, 1.0)).all(1)
-    tiny_v = ~bad_v & ~np.isfinite(1.0 / np.where(m > 0, v, 1.0)).all(1)
-    bad_y = ~np.isfinite(np.where(m > 0, y, 0.0)).all(1)
+    # v is 1 and y is 0 in padded cells (above); each check is one elementwise pass and a flat
+    # any() per batch, and is resolved per row only if some cell fails it
+    bad_v = _rows_with(~((v > 0) & (v < np.inf)))
+    tiny_v = ~bad_v & _rows_with(~np.isfinite(1.0 / v))
+    bad_y = _rows_with(~np.isfinite(y))
     for cond, text in [
         (k == 0, "k=0: no studies"),
         (bad_y, "non-finite effect sizes"),

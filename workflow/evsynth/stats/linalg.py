@@ -59,30 +59,53 @@ def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray):
     vi = [4.3, 1e-9] the residual of the second study is ~1e-10 and W r ~ 1, which the
     plain formula rounds to 0."""
     if X.shape[2] == 1:
-        x = X[:, :, 0]  # the 0/1 mask; every caller's w is 0 outside it
-        wx = w
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            sw = w.sum(1)
-            a = 1.0 / sw
-            b = a * (w * y).sum(1)
-            r = y - x * b[:, None]
-            # rows where one weight carries all but a 1e-6 share: recentre at that study
-            dom = np.flatnonzero(~(w.max(1) < (1 - 1e-6) * sw))
-        if dom.size:
-            xd, wd, yd = x[dom], wx[dom], y[dom]
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                j = np.argmax(wd, axis=1)
-                yref = np.take_along_axis(yd, j[:, None], 1)
-                dev = xd * (yd - yref)
-                delta = a[dom] * (wd * dev).sum(1)
-            b[dom] = yref[:, 0] + delta
-            r[dom] = np.where(xd != 0, dev - xd * delta[:, None], yd)
+        a, b, r, _ = _wls1(X[:, :, 0], y, w)
         return a[:, None, None], b[:, None], r
     A = _inv(_xdx(X, w))
     Xty = np.einsum("gkp,gk->gp", X, w * y)
     beta = np.einsum("gpq,gq->gp", A, Xty)
     r = y - np.einsum("gkp,gp->gk", X, beta)
     return A, beta, r
+
+
+_DOMINANT = 1 - 1e-6  # a weight carrying this share of the total makes _wls recentre at its study
+
+
+def _dominated_rows(w: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    """Rows where one weight carries at least _DOMINANT of the row total sw (or sw is NaN).
+
+    The same rows as ``~(w.max(1) < _DOMINANT * sw)``, found with one elementwise comparison and
+    a flat any() per batch (a reduction along a short axis 1 costs ~20 times an elementwise
+    pass); the per-row any() runs only when some row qualifies."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        bound = _DOMINANT * sw
+        hit = w >= bound[:, None]
+        nan = np.isnan(bound)
+    if not (hit.any() or nan.any()):
+        return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(hit.any(1) | nan)
+
+
+def _wls1(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """_wls of the intercept-only model (x the 0/1 mask, w = 0 outside it): returns
+    (1/sum w, weighted mean, residuals, sum w)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sw = w.sum(1)
+        a = 1.0 / sw
+        b = a * (w * y).sum(1)
+        r = y - x * b[:, None]
+    # rows where one weight carries all but a 1e-6 share: recentre at that study
+    dom = _dominated_rows(w, sw)
+    if dom.size:
+        xd, wd, yd = x[dom], w[dom], y[dom]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            j = np.argmax(wd, axis=1)
+            yref = np.take_along_axis(yd, j[:, None], 1)
+            dev = xd * (yd - yref)
+            delta = a[dom] * (wd * dev).sum(1)
+        b[dom] = yref[:, 0] + delta
+        r[dom] = np.where(xd != 0, dev - xd * delta[:, None], yd)
+    return a, b, r, sw
 
 
 def _excl_sums(a: np.ndarray) -> np.ndarray:
@@ -94,15 +117,16 @@ def _excl_sums(a: np.ndarray) -> np.ndarray:
     return pre + suf
 
 
-def _p1_traces(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _p1_traces(w: np.ndarray, sw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """tr(P) and tr(PP) of the intercept-only model, P = W - w w'/S.
 
     The textbook expansions tr(P) = S - sum w^2/S and tr(PP) = sum w^2 - 2 sum w^3/S +
     (sum w^2/S)^2 are differences of terms bounded by S and sum w^2; where the result is
     below 1e-4 of that bound (weights spanning many orders of magnitude) or overflowed
-    (weights above ~1e102), the row is recomputed by :func:`_p1_traces_stable`."""
+    (weights above ~1e102), the row is recomputed by :func:`_p1_traces_stable`. ``sw``: the row
+    sums of w if the caller has them."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        sw = w.sum(1)
+        sw = w.sum(1) if sw is None else sw
         w2 = w * w
         sw2 = w2.sum(1)
         trP = sw - sw2 / sw
@@ -155,10 +179,31 @@ class _Ptraces:
 
     def __init__(self, X: np.ndarray, w: np.ndarray):
         self.X, self.w = X, w
-        self.A = _inv(_xdx(X, w))
-        self.C2 = _xdx(X, w**2)
-        self._p1 = _p1_traces(w) if X.shape[2] == 1 else None
+        self._A: np.ndarray | None = None
+        self._C2: np.ndarray | None = None
+        self._p1_val: tuple[np.ndarray, np.ndarray] | None = None
         self._exact: dict[int, tuple[float, float]] = {}
+
+    # computed on first use: tr(P) and tr(PP) of the intercept-only model need neither A nor C2
+    @property
+    def A(self) -> np.ndarray:
+        if self._A is None:
+            self._A = _inv(_xdx(self.X, self.w))
+        return self._A
+
+    @property
+    def C2(self) -> np.ndarray:
+        if self._C2 is None:
+            self._C2 = _xdx(self.X, self.w**2)
+        return self._C2
+
+    @property
+    def _p1(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.X.shape[2] != 1:
+            return None
+        if self._p1_val is None:
+            self._p1_val = _p1_traces(self.w)
+        return self._p1_val
 
     def _fix(self, val: np.ndarray, scale: np.ndarray, which: int) -> np.ndarray:
         bad = ~np.isfinite(val) | (np.abs(val) < 1e-8 * scale)

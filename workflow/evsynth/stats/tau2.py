@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evsynth.stats.linalg import _p1_traces, _Ptraces, _q_root, _qe, _wls, _xdx
+from evsynth.stats.linalg import _p1_traces, _Ptraces, _q_root, _qe, _wls, _wls1, _xdx
 
 # metafor's control defaults (R/rma.uni.r)
 _THRESHOLD = 1e-5  # convergence threshold of the Fisher scoring loop
@@ -108,7 +108,10 @@ def _estimate_tau2(method, X, y, v, m, k, p, fit):
         ii = np.flatnonzero(active)
         ti = t[ii]
         w = m[ii] / (v[ii] + ti[:, None])
-        _, _, r = _wls(X[ii], ymc[ii], w)
+        if int_only:
+            _, _, r, sw = _wls1(m[ii], ymc[ii], w)
+        else:
+            _, _, r = _wls(X[ii], ymc[ii], w)
         Py = w * r
         if method == "EB":
             ki, kpi = k[ii], kp[ii]
@@ -116,7 +119,7 @@ def _estimate_tau2(method, X, y, v, m, k, p, fit):
         elif method == "ML":
             adj = ((Py**2).sum(1) - w.sum(1)) / (w**2).sum(1)
         elif int_only:
-            trP, trPP = _p1_traces(w)
+            trP, trPP = _p1_traces(w, sw)
             adj = ((Py**2).sum(1) - trP) / trPP
         else:
             pt = _Ptraces(X[ii], w)
