@@ -180,6 +180,7 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
     pt0 = _Ptraces(X, w0)
     _, _, r0 = _wls(X, y, w0)
     qe = np.maximum(0.0, (w0 * r0 * r0).sum(1))
+    q_at0 = qe  # Q(tau^2 = 0) of the Q-profile below: the same numbers (W = 1/vi), computed once
     trP0 = pt0.tr_P()
     with np.errstate(invalid="ignore", divide="ignore"):
         qe_p = _chi2_sf(qe, np.where(kp > 0, kp, np.nan))
@@ -219,7 +220,7 @@ def _fit_batch_impl(y, v, m, X, method, test, level, premsg, want_ci):
             crit_l = np.where(cg, _chi2_ppf(alpha / 2, np.where(kp > 0, kp, 1)), np.nan)
             tmin = np.zeros(G)
             tmax = np.maximum(100.0, np.where(cg, tau2 * 10, 0.0))
-            qmin, _ = _qe(X, y, v, m, tmin)
+            qmin = q_at0
             qmax, _ = _qe(X, y, v, m, tmax)
             # upper bound
             both_low = cg & (qmin < crit_l)
