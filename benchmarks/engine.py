@@ -5,6 +5,17 @@
 available, the same datasets through ``metafor::rma()`` in one R loop (timed inside R around
 the loop only, plus the total wall time of the Rscript call), with the largest absolute
 differences in estimate / se / tau2 between the two.
+
+``engine`` also runs ``engine_reference`` (key ``reference`` of its output).
+
+``engine_reference``: the same kind of batches (10,000 x 10 and 20,000 x 8, REML) through this
+checkout's engine and through the engine of a reference commit (default: the last one before
+the issue-14 hardening), each run in a fresh Python process, the two interleaved round by
+round so that both see the same load of a shared machine; medians over the rounds and their
+ratio, with the load average before and after. Both wall time and CPU time (process_time, BLAS
+and OpenMP held to one thread) are reported: on a loaded machine the CPU time is the steadier
+measure of the engines' own work. Needs git (the reference engine is exported
+with ``git archive``).
 """
 
 from __future__ import annotations
@@ -87,6 +98,7 @@ def bench_engine(
     seed: int = 20261122,
     repeat: int = 3,
     with_r: bool = True,
+    with_reference: bool = True,
 ) -> dict[str, Any]:
     """Time ``rma_many`` (REML, z) on n simulated datasets of k studies; compare with metafor."""
     from evsynth.stats import rma_many
@@ -176,10 +188,131 @@ def bench_engine(
         }
     else:
         out["metafor"] = None
+    if with_reference:
+        # the same batches through the engine before the issue-14 hardening, interleaved with this one
+        try:
+            out["reference"] = bench_engine_reference(None, repeat=repeat, seed=seed)
+        except (OSError, subprocess.CalledProcessError) as exc:  # no git or no such commit: say so
+            out["reference"] = {"error": f"reference engine not timed: {exc}"}
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out
+
+
+# the last engine before the issue-14 hardening (2da4d12 added finiteness and precision checks)
+REFERENCE_COMMIT = "d8f62bc"
+
+_CHILD = r"""
+import json, sys, time
+import numpy as np, pandas as pd
+sys.path.insert(0, sys.argv[1])
+from evsynth.stats import rma_many
+d = np.load(sys.argv[2])
+fr = pd.DataFrame({"g": d["g"], "yi": d["yi"], "vi": d["vi"]})
+k = int((d["g"] == 0).sum())
+rma_many(fr.iloc[: 20 * k], "g", method="REML")  # warm-up (imports, caches)
+ts, cpu = [], []
+for _ in range(int(sys.argv[3])):
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = rma_many(fr, "g", method="REML")
+    ts.append(time.perf_counter() - t0)
+    cpu.append(time.process_time() - c0)
+print(json.dumps({"seconds": min(ts), "cpu_seconds": min(cpu), "converged": int(res["converged"].sum()),
+                  "estimate_sum": float(np.nansum(res["estimate"]))}))
+"""
+
+
+def bench_engine_reference(
+    out_path: str | os.PathLike | None = "results/benchmarks/engine_reference.json",
+    reference: str = REFERENCE_COMMIT,
+    shapes: tuple[tuple[int, int], ...] = ((10000, 10), (20000, 8)),
+    rounds: int = 5,
+    repeat: int = 3,
+    seed: int = 20261122,
+) -> dict[str, Any]:
+    """Time ``rma_many`` (REML) of this checkout against the engine at ``reference``."""
+    root = Path(__file__).resolve().parents[1]
+    current = root / "workflow"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_p = Path(tmp)
+        ref_dir = tmp_p / "reference"
+        ref_dir.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", reference, "workflow/evsynth"],
+            capture_output=True, check=True,
+        )  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(ref_dir)], input=archive.stdout, check=True)
+        ref_full = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", reference], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--", "workflow/evsynth/stats"],
+                capture_output=True, text=True,
+            ).stdout.strip()
+        )  # fmt: skip
+        engines = {"reference": ref_dir / "workflow", "current": current}
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        load_before = os.getloadavg()
+        cases = []
+        for n, k in shapes:
+            data = tmp_p / f"data_{n}x{k}.npz"
+            frame = _simulate(n, k, seed)
+            np.savez(data, g=frame["g"].to_numpy(), yi=frame["yi"].to_numpy(), vi=frame["vi"].to_numpy())
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
+            for _ in range(rounds):
+                for name, path in engines.items():
+                    res = subprocess.run(
+                        [sys.executable, "-c", _CHILD, str(path), str(data), str(repeat)],
+                        capture_output=True, text=True, check=True, env=env,
+                    )  # fmt: skip
+                    runs[name].append(json.loads(res.stdout))
+            case: dict[str, Any] = {"n_analyses": n, "k": k}
+            for key in ("seconds", "cpu_seconds"):
+                med = {name: float(np.median([r[key] for r in rs])) for name, rs in runs.items()}
+                paired = [c[key] / r[key] for c, r in zip(runs["current"], runs["reference"])]
+                case[key] = {
+                    "median_reference": med["reference"],
+                    "median_current": med["current"],
+                    "ratio_current_over_reference": med["current"] / med["reference"],
+                    "ratio_paired_median": float(np.median(paired)),
+                    "per_round": {name: [r[key] for r in rs] for name, rs in runs.items()},
+                }
+            case["analyses_per_second_current_wall"] = n / case["seconds"]["median_current"]
+            case["converged"] = {name: rs[0]["converged"] for name, rs in runs.items()}
+            case["same_estimates"] = runs["current"][0]["estimate_sum"] == runs["reference"][0]["estimate_sum"]
+            cases.append(case)
+    out: dict[str, Any] = {
+        "benchmark": "engine_reference",
+        "method": "REML",
+        "seed": seed,
+        "reference_commit": ref_full,
+        "current_commit": head,
+        "current_has_uncommitted_engine_changes": dirty,
+        "rounds": rounds,
+        "timing": f"best of {repeat} fits per process, median over rounds (ratio_paired_median: median of per-round ratios)",
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+        "cases": cases,
+        "note": "ratio < 1: the current engine is faster than the reference on the same machine and load",
+        "platform": platform.platform(),
+    }
+    if out_path is not None:
+        path = Path(out_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def _engine_reference_cli(argv: list[str]) -> None:
+    out = argv[0] if argv else "results/benchmarks/engine_reference.json"
+    ref = argv[1] if len(argv) > 1 else REFERENCE_COMMIT
+    res = bench_engine_reference(out, ref)
+    print(json.dumps(res, indent=2, sort_keys=True))
 
 
 def _engine_cli(argv: list[str]) -> None:
@@ -190,6 +323,7 @@ def _engine_cli(argv: list[str]) -> None:
 
 BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "engine": _engine_cli,
+    "engine_reference": _engine_reference_cli,
 }
 
 
