@@ -11,6 +11,8 @@ Checks (each a function returning rows with :data:`COLUMNS`):
   An outcome at ``post`` (time not stated) is compared with every post-baseline value of the same group,
   measure and statistic from another source, and reported when it matches none of them.
 - :func:`route_count_conflicts`: administrations counted by route vs a summary row's count ("IV ×3").
+- :func:`named_route_conflicts`: the routes a source names (a Discussion's "local injection (joint, ...)")
+  vs the routes of the administrations recorded one by one.
 - :func:`age_followup_conflicts`: age at follow-up minus age at MSC vs the recorded follow-up time.
 - :func:`claim_conflicts`: a statement about every patient of a case series (group ``all``, e.g. a
   Discussion's "titers did not change": metric ``change``, value 0) vs the patients' own before/after values.
@@ -96,7 +98,8 @@ def _facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         stat = p["disease_duration_stat"].fillna("").astype(str)
         p["duration_scope"] = np.where(stat != "", " (" + stat + ")", "")
         cols = [c for c in PARTICIPANT_QUANTITIES if c in p.columns and c != "subtype"]
-        long = p.melt(id_vars=["study", "group", "source", "file", "line", "scope", "duration_scope"],
+        p["derived"] = p["derived"] if "derived" in p else ""
+        long = p.melt(id_vars=["study", "group", "source", "file", "line", "scope", "duration_scope", "derived"],
                       value_vars=cols, var_name="quantity", value_name="value")
         is_duration = long["quantity"] == "disease_duration_years"
         long["quantity"] = long["quantity"] + np.where(is_duration, long["duration_scope"], "") + long["scope"]
@@ -107,29 +110,36 @@ def _facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         comparator = o["comparator"].fillna("").astype(str)
         quantity = (o["measure"] + " " + metric + " " + o["stat"] + " (" + o["unit"] + ")"
                     + np.where(comparator != "", " vs " + comparator, ""))
-        parts.append(o.assign(quantity=quantity)[
-            ["study", "group", "quantity", "timepoint", "value", "source", "file", "line"]])
+        parts.append(o.assign(quantity=quantity, derived=o["derived"] if "derived" in o else "")[
+            ["study", "group", "quantity", "timepoint", "value", "source", "file", "line", "derived"]])
     a = tables.get("adverse_events")
     if a is not None and len(a):
-        long = a.melt(id_vars=["study", "group", "event", "serious", "timepoint", "source", "file", "line"],
+        a = a.assign(derived=a["derived"] if "derived" in a else "")
+        long = a.melt(id_vars=["study", "group", "event", "serious", "timepoint", "source", "file", "line", "derived"],
                       value_vars=ADVERSE_QUANTITIES, var_name="stat", value_name="value")
         long["quantity"] = long["event"] + " (serious: " + long["serious"] + ") " + long["stat"]
-        parts.append(long[["study", "group", "quantity", "timepoint", "value", "source", "file", "line"]])
+        parts.append(long[["study", "group", "quantity", "timepoint", "value", "source", "file", "line", "derived"]])
     if not parts:
-        return pd.DataFrame(columns=["study", "group", "quantity", "timepoint", "value", "source", "file", "line"])
+        return pd.DataFrame(columns=["study", "group", "quantity", "timepoint", "value", "source", "file", "line",
+                                     "derived"])
     facts = pd.concat(parts, ignore_index=True)
     facts["timepoint"] = facts["timepoint"].fillna("").astype(str)
+    facts["derived"] = facts["derived"].fillna("").astype(str)
     empty = facts["value"].isna() | facts["value"].astype(str).str.strip().eq("")
     return facts.loc[~empty].reset_index(drop=True)
 
 
 def _row(study, group, quantity, timepoint, a, b, studies, note="") -> dict:
     ka, kb = source_kind(studies, study, a["source"]), source_kind(studies, study, b["source"])
+    derived = [r for r in (a, b) if str(r.get("derived") or "").strip() not in ("", "nan")]
+    if derived:  # a value the curator derived from several statements: name the arithmetic
+        note = "; ".join([note] * bool(note) + [
+            f"{r['source']} derived: {r['derived']} = {_fmt(r['value'])}" for r in derived])
     return {
         "study": study, "group": group, "quantity": quantity, "timepoint": timepoint,
         "value_a": _fmt(a["value"]), "source_a": a["source"], "record_a": _record(a),
         "value_b": _fmt(b["value"]), "source_b": b["source"], "record_b": _record(b),
-        "kind": pair_kind(ka, kb), "note": note,
+        "kind": "derived_vs_reported" if derived and len(derived) == 1 else pair_kind(ka, kb), "note": note,
     }
 
 
@@ -207,6 +217,44 @@ def route_count_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.Data
                     "value_b": _fmt(r), "source_b": source, "record_b": _record(srow),
                     "kind": "derived_vs_reported", "note": note,
                 })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def named_route_conflicts(interventions: pd.DataFrame, studies: dict) -> pd.DataFrame:
+    """Routes a source names for a study's administrations (``summary: routes`` rows, e.g. a Discussion's
+    "local injection (joint, lymph node, and intranasal)") vs the routes of the administrations recorded one
+    by one, per kind of source (the case texts together, the table): one row per kind that names other routes."""
+    if interventions is None or interventions.empty or "summary" not in interventions:
+        return pd.DataFrame(columns=COLUMNS)
+    iv = interventions.copy()
+    iv["route"] = iv["route"].fillna("").astype(str)
+    kind = iv["summary"].fillna("").astype(str)
+    named_rows = iv.loc[iv["seq"].isna() & kind.eq("routes")]
+    given = iv.loc[(iv["seq"].notna() | kind.isin(["", "per_administration"])) & ~iv["route"].isin(["", "unspecified"])]
+    rows = []
+    for (study, source, group), named in named_rows.groupby(["study", "source", "group"], sort=True):
+        own = given.loc[(given["study"] == study) & (given["source"] != source)]
+        if group not in ("all", "pooled"):
+            own = own.loc[own["group"] == group]
+        own = own.assign(kind=[source_kind(studies, study, s) for s in own["source"]])
+        said = set(named["route"]) - {""}
+        for kind_b, g in own.groupby("kind", sort=True):
+            recorded = set(g["route"])
+            if recorded == said:
+                continue
+            only_b = g.loc[g["route"].isin(recorded - said)].sort_values("line")
+            first_b = only_b.iloc[0] if len(only_b) else g.sort_values("line").iloc[0]
+            first_a = named.sort_values("line").iloc[0]
+            rows.append({
+                "study": study, "group": ", ".join(sorted(set(only_b["group"]))) or group,
+                "quantity": "routes named", "timepoint": "",
+                "value_a": ", ".join(sorted(said)), "source_a": source, "record_a": _record(first_a),
+                "value_b": ", ".join(sorted(recorded)), "source_b": "+".join(sorted(set(g["source"]))),
+                "record_b": _record(first_b), "kind": pair_kind(source_kind(studies, study, source), kind_b),
+                "note": (f"named only by {source}: {', '.join(sorted(said - recorded)) or '-'}; recorded only in the "
+                         f"{kind_b} administrations: {', '.join(sorted(recorded - said)) or '-'}"
+                         f" ('{first_a['quote']}')"),
+            })
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -315,6 +363,7 @@ def find_discrepancies(tables: dict[str, pd.DataFrame], studies: dict, extra: li
     parts = [
         checked(repeated_values(tables, studies), repeated_values),
         checked(route_count_conflicts(tables.get("interventions"), studies), route_count_conflicts),
+        checked(named_route_conflicts(tables.get("interventions"), studies), named_route_conflicts),
         checked(age_followup_conflicts(tables.get("participants"), studies), age_followup_conflicts),
         checked(claim_conflicts(tables.get("outcomes"), studies), claim_conflicts),
         checked(selection_conflicts(evidence), selection_conflicts),

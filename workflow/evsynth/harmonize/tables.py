@@ -349,7 +349,7 @@ def mark_selected(doses: pd.DataFrame, selected: pd.DataFrame | None) -> pd.Data
 
 
 #: Summary rows that are facts about administrations and never count as administrations themselves.
-FACT_SUMMARIES = ("median", "mean", "central", "range", "regimen")
+FACT_SUMMARIES = ("median", "mean", "central", "range", "regimen", "routes")
 
 
 def cumulative_doses(doses: pd.DataFrame) -> pd.DataFrame:

@@ -12,11 +12,19 @@ is strict about the value but tolerant of formatting:
   split at every position (2 and 0.84, 20 and .84), since the cell boundary was lost;
 - number words: ``one`` ... ``twenty``, ``Eighty-seven``, ``two hundred``; a stated absence
   (``no``, ``not ... any``, ``without``) gives 0.
+
+A value no single sentence states but several do together (an age at MSC implied by a case's timeline:
+onset at 9, "three years into her illness", "over the next 9 months", "over the following 48 months") is
+a *derived* value: its row's ``derived`` column holds the arithmetic (``9 + 3 + 9/12 + 48/12``), its
+quote joins the sentences with ``...``, and :func:`evaluate_derivation` checks that every number of the
+arithmetic is in the quote (or is a unit conversion of :data:`DERIVATION_CONSTANTS`) and computes it.
 """
 
 from __future__ import annotations
 
+import ast
 import math
+import operator
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -119,3 +127,51 @@ def quote_in_file(quote: str, path: str | Path) -> bool:
             return False
         position = found + len(part)
     return True
+
+
+#: Numbers a derivation may use without a quote: unit conversions (months, weeks, days per year; days per
+#: week; percent).
+DERIVATION_CONSTANTS = {12.0: "months per year", 52.0: "weeks per year", 365.0: "days per year",
+                        7.0: "days per week", 100.0: "percent"}
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def evaluate_derivation(expression: str, quote: str) -> tuple[float | None, str | None]:
+    """``(value, None)`` for an arithmetic ``expression`` (numbers, ``+ - * /``, parentheses) whose every
+    number is in ``quote`` or is one of :data:`DERIVATION_CONSTANTS`; ``(None, problem)`` otherwise."""
+    text = str(expression).replace("\u2212", "-").replace("\u00d7", "*").replace("×", "*")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return None, "is not arithmetic: write numbers with + - * / and parentheses, e.g. '9 + 3 + 9/12 + 48/12'"
+    quoted = numbers_in(quote)
+    missing: list[str] = []
+
+    def value(node) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            number = float(node.value)
+            if number not in DERIVATION_CONSTANTS and not any(
+                    math.isclose(number, q, rel_tol=1e-9, abs_tol=1e-12) for q in quoted):
+                missing.append(f"{number:g}")
+            return number
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return -value(node.operand) if isinstance(node.op, ast.USub) else value(node.operand)
+        raise ValueError(ast.dump(node))
+
+    try:
+        result = value(tree.body)
+    except (ValueError, ZeroDivisionError):
+        return None, "is not arithmetic: write numbers with + - * / and parentheses, e.g. '9 + 3 + 9/12 + 48/12'"
+    if missing:
+        return None, (f"uses {', '.join(missing)}, not in the row's quote (a derivation's numbers come from its "
+                      f"quote, or are unit conversions: {', '.join(f'{k:g}' for k in DERIVATION_CONSTANTS)})")
+    return result, None
+
+
+def matches_derivation(value: float, result: float) -> bool:
+    """True when ``value`` is ``result`` to the decimals ``value`` is written with (16.75 or 16.8 for 16.75)."""
+    written = f"{float(value):.10g}"
+    decimals = len(written.split(".")[1]) if "." in written else 0
+    return abs(float(value) - result) <= 0.5 * 10 ** -decimals + 1e-9

@@ -39,6 +39,8 @@ VALIDATED = "validated: schema, vocabulary, number in quote, quote in source"
 # not the publication's words: its rows validate like any other, and the ledger says what they are.
 CURATOR_NOTE = "curator_note"
 CURATOR_NOTE_REASON = "curator's paraphrase, not the source's words"
+# A row whose value no single sentence states (``derived``: the arithmetic over numbers of its quote).
+DERIVED_REASON = "derived by the curator from several statements of the source"
 PROVENANCE_REQUIRED = ("every row needs its source and quote (a value the curator derived cites a source of kind "
                        "curator_note: resources/README.md)")
 
@@ -377,6 +379,12 @@ class _Checker:
             if not quote:
                 continue  # already reported as missing
             self.check_quote(rel, d["line"], "quote", d.get("source"), quote, study)
+            derivation, result = d.get("derived") or "", None
+            if derivation:
+                result, problem = provenance.evaluate_derivation(derivation, quote)
+                if problem:
+                    self.error(rel, d["line"], "derived", derivation, problem)
+            derived_cols = []
             for col in numeric_cols:
                 value = d.get(col)
                 if value is None or (isinstance(value, float) and np.isnan(value)) or isinstance(value, str):
@@ -384,7 +392,16 @@ class _Checker:
                 if col in ("n", "n_at_risk", "n_patients") and value == 1 and re.fullmatch(r"P\d+", str(d.get("group"))):
                     continue  # one patient is one patient: structural, not a reported number
                 if not provenance.value_in_quote(value, quote):
-                    self.error(rel, d["line"], col, _fmt(value), f"does not appear in its quote \"{_clip(quote)}\"")
+                    if result is not None and provenance.matches_derivation(value, result):
+                        derived_cols.append(col)
+                        continue
+                    self.error(rel, d["line"], col, _fmt(value), f"does not appear in its quote \"{_clip(quote)}\""
+                               + (f" nor equals its derivation ({derivation} = {result:g})" if result is not None
+                                  else ""))
+            if result is not None and not derived_cols:
+                self.error(rel, d["line"], "derived", derivation,
+                           f"= {result:g}, but no value of the row that its quote lacks equals it (a derived row "
+                           "holds the derived value; every other number of the row is in its quote)")
             for col, spec in props.items():
                 if spec.get("x-in-quote") and d.get(col):
                     if provenance.normalize_text(d[col]) not in provenance.normalize_text(quote):
@@ -406,7 +423,7 @@ class _Checker:
         for ln in frame.loc[per_admin & frame["count"].isna(), "line"]:
             self.error(rel, int(ln), "count", None,
                        "is empty; a summary row (no seq) must say how many administrations it stands for "
-                       "(or say in `summary` that it is a total, median, mean, central value, range or regimen)")
+                       "(or say in `summary` that it is a total, median, mean, central value, range, regimen or routes)")
         for ln, k in zip(frame.loc[~summary & kind.ne(""), "line"], kind[~summary & kind.ne("")]):
             self.error(rel, int(ln), "summary", k,
                        "is set on an administration row (seq given); `summary` describes a row without seq")
@@ -565,6 +582,10 @@ def load_records(
                     if isinstance(src, dict) and src.get("kind") == CURATOR_NOTE}
     curator = [(s, k) in curator_keys for s, k in zip(ledger["study"], ledger["source"])]
     ledger.loc[curator, "reason"] = ledger.loc[curator, "reason"] + "; " + CURATOR_NOTE_REASON
+    derived = pd.concat([t["derived"] if "derived" in t else pd.Series("", index=t.index, dtype=object)
+                         for t in tables.values()], ignore_index=True).fillna("").astype(str)
+    ledger.loc[derived.ne("").to_numpy(), "reason"] = ledger.loc[derived.ne("").to_numpy(), "reason"] + (
+        "; " + DERIVED_REASON + ": " + derived[derived.ne("")]).to_numpy()
     ledger = ledger.drop(columns="source")
     if checker.warnings:
         ledger = pd.concat([ledger, _unread_files(checker)], ignore_index=True)

@@ -22,8 +22,9 @@ Keys (one selected row per key; the other rows of the key are its alternatives):
   ``line`` are those of the row giving ``n`` (else the first-ranked row).
 * ``cointerventions``: study, group, therapy, relation.
 
-Ranking within a key: a reviewer's pin (``resources/studies/<id>/selection.yaml``) first; then the kind of
-the row's source in ``source_preference`` order (config ``evidence.source_preference``); for measures in
+Ranking within a key: a reviewer's pin (``resources/studies/<id>/selection.yaml``) first; then a value a
+source states before one the curator derived from several of its statements (a row with ``derived``); then
+the kind of the row's source in ``source_preference`` order (config ``evidence.source_preference``); for measures in
 ``evidence.cumulative_measures`` a report giving both numerator and denominator before one giving only
 one of them; then the first row in the file.
 """
@@ -53,7 +54,7 @@ KEYS = {
     "participants": ["study", "group", "subtype"],
     "cointerventions": ["study", "group", "therapy", "relation"],
 }
-_META = {"study", "file", "line", "source", "quote", "note", "group"}
+_META = {"study", "file", "line", "source", "quote", "note", "group", "derived"}
 #: Between two alternatives in ``evidence.csv`` (values themselves may hold ';').
 ALTERNATIVE_SEPARATOR = " | "
 _ALTERNATIVE = re.compile(r"^(?P<value>.*) \[(?P<source>\S+) (?P<kind>\S+), (?P<file>.+):(?P<line>\d+)\]$")
@@ -150,6 +151,8 @@ def _quantity(name: str, row: pd.Series, column: str | None = None) -> str:
 
 def _value(name: str, row: pd.Series) -> str:
     if name == "outcomes":
+        if str(row.get("stat")) == "percent":  # a percent of the unit's count ("6% of patients"), not a count
+            return _text(row["value"]) + "%" + ("" if _blank(row.get("unit")) else f" of {row['unit']}")
         unit = "" if _blank(row.get("unit")) else f" {row['unit']}"
         return _text(row["value"]) + unit
     if name == "adverse_events":
@@ -214,6 +217,8 @@ def _ranked(name: str, frame: pd.DataFrame, studies: dict, preference: list[str]
                      _line=pd.to_numeric(frame["line"], errors="coerce"))
     pinned, why = _pin_mask(pins, name, f, _pin_quantity(name))
     f["_pinned"], f["_pin_reason"] = pinned, why
+    f["_derived"] = (f["derived"].map(lambda v: not _blank(v)) if "derived" in f
+                     else pd.Series(False, index=f.index)).astype(int)
     f["_complete"] = 0
     if name == "outcomes" and len(f):
         keys = KEYS[name] + ["source"]
@@ -222,16 +227,17 @@ def _ranked(name: str, frame: pd.DataFrame, studies: dict, preference: list[str]
         f = f.join(complete, on=keys)
         f["_complete"] = np.where(f["measure"].isin(cumulative), f["_c"], 0)
         f = f.drop(columns="_c")
-    return f.sort_values(KEYS[name] + ["_pinned", "_kind_rank", "_complete", "_line"],
-                         ascending=[True] * len(KEYS[name]) + [False, True, True, True], kind="stable")
+    return f.sort_values(KEYS[name] + ["_pinned", "_derived", "_kind_rank", "_complete", "_line"],
+                         ascending=[True] * len(KEYS[name]) + [False, True, True, True, True], kind="stable")
 
 
-def _rule(best: pd.Series, preference: list[str], n_sources: int, cumulative: bool) -> str:
+def _rule(best: pd.Series, preference: list[str], n_sources: int, cumulative: bool, derived_rows: bool = False) -> str:
     if best["_pinned"]:
         return best["_pin_reason"]
-    if n_sources <= 1:
-        return "only report"
-    rule = f"source preference ({' > '.join(preference)}): {best['source_kind'] or 'unknown kind'}"
+    if n_sources <= 1 and not (derived_rows and not best.get("_derived")):
+        return "only report" + (f"; derived by the curator: {best['derived']}" if best.get("_derived") else "")
+    rule = "a stated value before one derived from several statements; " if derived_rows else ""
+    rule += f"source preference ({' > '.join(preference)}): {best['source_kind'] or 'unknown kind'}"
     if cumulative:
         rule += "; numerator and denominator from one report"
     return rule + "; first row on ties"
@@ -273,7 +279,7 @@ def _select_rowwise(name: str, frame: pd.DataFrame, studies: dict, preference: l
         others = g.loc[~g.index.isin(chosen.index)]
         n_sources = g["source"].map(_text).nunique()
         is_cum = name == "outcomes" and best["measure"] in cumulative
-        rule = _rule(best, preference, n_sources, is_cum)
+        rule = _rule(best, preference, n_sources, is_cum, bool(g["_derived"].any()))
         for idx, r in zip(chosen.index, chosen.to_dict("records")):
             row = pd.Series(r)
             rule_r = rule if idx not in filled else (
@@ -335,7 +341,8 @@ def _select_participants(frame: pd.DataFrame, studies: dict, preference: list[st
                 "study": key[0], "table": "participants", "group": key[1],
                 "quantity": _quantity("participants", best, col), "timepoint": "", "value": value,
                 "source": best["source"], "source_kind": best["source_kind"], "file": best["file"],
-                "line": best["line"], "rule": _rule(best, preference, has["source"].map(_text).nunique(), False),
+                "line": best["line"], "rule": _rule(best, preference, has["source"].map(_text).nunique(), False,
+                                                     bool(has["_derived"].any())),
                 "pinned": bool(best["_pinned"]), "alternatives": alts, "differs": any(v != value for v in values),
             })
         for c in ("file", "line", "source", "quote", "note"):
