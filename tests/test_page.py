@@ -67,8 +67,9 @@ def test_harms_seen_orders_serious_then_unknown_then_not_then_absent():
         "study": ["k"] * 4 + ["adult"], "group": ["P1", "P2", "P3", "all", "all"],
         "event": ["fatigue", "infection", "MAS", "any serious adverse event", "death"],
         "serious": ["no", "yes", "unknown", "yes", "yes"], "n_patients": [np.nan, 1.0, 1.0, 0.0, 1.0],
-        "n_at_risk": [np.nan, np.nan, np.nan, 3.0, 10.0], "timepoint": ["post"] * 5})
-    out = harms_seen(ae, {"k": {"population": "pediatric"}, "adult": {"population": "adult"}})
+        "n_at_risk": [np.nan, np.nan, np.nan, 3.0, 10.0], "timepoint": ["post"] * 5,
+        "population": ["pediatric"] * 4 + ["adult"], "source": ["text"] * 5, "used": [True, True, True, True, False]})
+    out = harms_seen(ae, "pediatric")
     assert list(out["event"]) == ["infection", "MAS", "fatigue", "any serious adverse event"]
     assert list(out["seriousness"]) == ["serious", "seriousness unknown", "not serious", "serious"]
     assert list(out["seen"]) == ["seen", "seen", "seen", "reported absent"]

@@ -162,8 +162,8 @@ def project(tmp_path_factory):
             Files(pooled="results/tables/pooled.csv", studies_rows="results/tables/analysis_studies.csv",
                   excluded="results/tables/analysis_excluded.csv", bias="results/tables/bias_overall.csv",
                   studies="results/tables/studies.csv", outcomes="results/tables/outcomes.csv",
-                  interventions="results/records/interventions.parquet",
-                  participants="results/records/participants.parquet", overrides=[]),
+                  interventions="results/selected/interventions.parquet",
+                  participants="results/selected/participants.parquet", overrides=[]),
             Files(csv="results/tables/summary_of_findings.csv", md="results/tables/summary_of_findings.md",
                   xlsx="results/tables/summary_of_findings.xlsx"),
             Files(settings=CONFIG["summary_of_findings"], analyses={"sledai": SPEC}))
@@ -182,8 +182,8 @@ def project(tmp_path_factory):
         run_describe_columns(Files(*tables), Files(csv="results/tables/data_dictionary.csv",
                                                    md="results/tables/data_dictionary.md"))
         run_build_evidence_page(
-            Files(sof="results/tables/summary_of_findings.csv", adverse_events="results/records/adverse_events.parquet",
-                  studies_json=STUDIES, pooled="results/tables/pooled.csv", forests=[a + "forest.png"],
+            Files(sof="results/tables/summary_of_findings.csv", harms="results/tables/harms.csv",
+                  pooled="results/tables/pooled.csv", forests=[a + "forest.png"],
                   bias="results/tables/bias_overall.csv", bias_plots=plots,
                   discrepancies="results/tables/discrepancies.csv", studies="results/tables/studies.csv",
                   doses="results/tables/doses.csv", doses_plot="results/plots/doses.png",

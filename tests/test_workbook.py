@@ -75,3 +75,19 @@ def test_empty_frame_and_different_content_differs(tmp_path):
     assert [c.value for c in wb["empty"][1]] == ["a"] and wb["empty"].max_row == 1
     p2 = write_workbook({"empty": pd.DataFrame({"a": [1]})}, tmp_path / "f.xlsx")
     assert p1.read_bytes() != p2.read_bytes()
+
+
+def test_numbers_shown_to_sensible_digits_but_stored_in_full(tmp_path):
+    """A reviewer opening the workbook sees 0.1278, not 0.127819548733897 (issue 13 item 9); the cell keeps
+    the full value, as the CSV does."""
+    from evsynth.report.workbook import number_format
+
+    frame = pd.DataFrame({"estimate": [0.12781954873389773, 12.3456789, 2.1284298386121556e-22, 3.0, 1.5e6],
+                          "k": [3, 4, 5, 6, 7]})
+    path = write_workbook({"pooled": frame}, tmp_path / "p.xlsx")
+    ws = load_workbook(path)["pooled"]
+    cells = [ws.cell(row=i, column=1) for i in range(2, 7)]
+    assert [c.number_format for c in cells] == ["0.0000", "0.00", "0.000E+00", "0", "0"]
+    assert cells[0].value == pytest.approx(0.12781954873389773, rel=1e-15)  # stored in full
+    assert ws.cell(row=2, column=2).number_format == "General"  # integers need no format
+    assert number_format(-0.5) == "0.0000" and number_format(1234.5) == "0" and number_format(0.0004) == "0.000E+00"

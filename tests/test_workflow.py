@@ -58,6 +58,18 @@ def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(project):
         dictionary.loc[dictionary["description"].eq("NOT DESCRIBED")].to_string()
     digest = tables_digest(project)
 
+    # a report that reads (issue 13 item 9): no pandas missing markers in Markdown, a log per analysis that
+    # says what was pooled and what was left out, the software that rendered the page, harms from harms.csv
+    for md in (project / "results" / "tables").glob("*.md"):
+        assert "<NA>" not in md.read_text(encoding="utf-8"), md.name
+    for name in ("pga", "sledai"):
+        log = (project / "logs" / "pool_analysis" / f"{name}.log").read_text(encoding="utf-8")
+        assert f"analysis {name}" in log and "main: k = " in log and "excluded" in log, log
+    software = pd.read_csv(project / "results" / "report" / "software.csv")
+    assert {"jinja2", "pygments", "snakemake"} <= set(software["package"].str.lower())
+    page = (project / "results" / "index.html").read_text(encoding="utf-8")
+    assert "Source: results/tables/harms.csv" in page
+
     # byte-identical on a forced rerun
     again = snakemake(project, "--forceall")
     assert again.returncode == 0, again.stderr[-3000:]

@@ -9,8 +9,8 @@ rule summarize_findings:
         bias=rules.appraise_studies.output.overall,
         studies=rules.tabulate_studies.output.csv,
         outcomes=rules.harmonize_outcomes.output.table,
-        interventions="results/records/interventions.parquet",
-        participants="results/records/participants.parquet",
+        interventions="results/selected/interventions.parquet",
+        participants="results/selected/participants.parquet",
         overrides=get_grade_overrides(),
     output:
         csv=report(
@@ -88,8 +88,7 @@ rule describe_columns:
 rule build_evidence_page:
     input:
         sof=rules.summarize_findings.output.csv,
-        adverse_events="results/records/adverse_events.parquet",
-        studies_json=rules.validate_records.output.studies,
+        harms=rules.tabulate_harms.output.csv,
         pooled=rules.combine_pooled.output.csv,
         forests=expand("results/analyses/{analysis}/forest.png", analysis=ANALYSES),
         bias=rules.appraise_studies.output.overall,

@@ -285,7 +285,7 @@ DESCRIPTIONS: dict[str, str] = {
     "sae_unknown_ci_low": "lower Clopper-Pearson limit of sae_unknown_pct",
     "sae_unknown_ci_high": "upper Clopper-Pearson limit of sae_unknown_pct",
     "summary_kind": "what a dose row states: per_administration, or a fact about administrations (total, median, "
-                    "mean, central, range, regimen) that is not counted as one",
+                    "mean, central, range, regimen, routes) that is not counted as one",
     "selected": "true where the evidence selection uses this row (evidence.csv)",
     "administration": "administration key: rows of one group with the same seq are one administration",
     "reported_total_cells": "a course total of cells as reported, shown beside the sum of the administrations",

@@ -44,21 +44,23 @@ def html_table(frame: pd.DataFrame, columns: list[str] | None = None) -> dict:
     return {"columns": columns, "rows": [[_fmt(v) for v in row] for row in frame[columns].itertuples(index=False)]}
 
 
-def harms_seen(adverse_events: pd.DataFrame, studies: dict, population: str = "pediatric") -> pd.DataFrame:
-    """Adverse events reported in ``population`` studies: those seen first (serious, seriousness unknown,
-    not serious), then those the studies report as absent (0 patients). Columns: study, group, event,
-    seriousness, patients, at_risk, timepoint, seen."""
-    ids = [s for s, meta in studies.items() if meta.get("population") == population]
-    ae = adverse_events.loc[adverse_events["study"].isin(ids)].copy()
-    if ae.empty:
-        return pd.DataFrame(columns=["study", "group", "event", "seriousness", "patients", "at_risk", "timepoint",
-                                     "seen"])
-    serious = ae["serious"].fillna("unknown").astype(str).where(lambda s: s.isin(SERIOUS_ORDER), "unknown")
-    seen = ~ae["n_patients"].eq(0)
+def harms_seen(harms: pd.DataFrame, population: str = "pediatric") -> pd.DataFrame:
+    """The rows of ``harms.csv`` (:func:`evsynth.describe.harms.harms_table`) for ``population``: events seen
+    first (serious, seriousness unknown, not serious), then those the studies report as absent (0 patients).
+    Columns: study, group, event, seriousness, patients, at_risk, timepoint, seen, source, used (whether the
+    synthesis uses the row; another report of the same harm is listed, not dropped)."""
+    columns = ["study", "group", "event", "seriousness", "patients", "at_risk", "timepoint", "seen", "source", "used"]
+    h = harms.loc[harms["population"].eq(population)].copy()
+    if h.empty:
+        return pd.DataFrame(columns=columns)
+    serious = h["serious"].fillna("unknown").astype(str).where(lambda s: s.isin(SERIOUS_ORDER), "unknown")
+    seen = ~pd.to_numeric(h["n_patients"], errors="coerce").eq(0)
+    used = h["used"] if "used" in h else pd.Series(True, index=h.index)
     out = pd.DataFrame({
-        "study": ae["study"], "group": ae["group"], "event": ae["event"],
-        "seriousness": serious.map(SERIOUS_WORDS), "patients": ae["n_patients"], "at_risk": ae["n_at_risk"],
-        "timepoint": ae["timepoint"].fillna(""), "seen": seen.map({True: "seen", False: "reported absent"}),
+        "study": h["study"], "group": h["group"], "event": h["event"],
+        "seriousness": serious.map(SERIOUS_WORDS), "patients": h["n_patients"], "at_risk": h["n_at_risk"],
+        "timepoint": h["timepoint"].fillna(""), "seen": seen.map({True: "seen", False: "reported absent"}),
+        "source": h["source"], "used": used.map(lambda v: "yes" if str(v).lower() in ("true", "1") else "no"),
         "_o": (~seen).astype(int) * 10 + serious.map(SERIOUS_ORDER),
     })
     return out.sort_values(["_o", "study", "group", "event"], kind="stable").drop(columns="_o").reset_index(drop=True)

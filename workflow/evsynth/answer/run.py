@@ -66,21 +66,15 @@ def run_describe_columns(input, output, params=None, wildcards=None) -> None:
 def run_build_evidence_page(input, output, params, wildcards=None) -> None:
     """Read the result tables and figures, write ``results/index.html`` (output.html).
 
-    input: sof, adverse_events, studies_json, pooled, bias, bias_plots, discrepancies, studies, doses,
-    doses_plot, and optionally harms, flow, flow_plot, dictionary; params: settings (config
+    input: sof, harms (harms.csv), pooled, bias, bias_plots, discrepancies, studies, doses,
+    doses_plot, and optionally flow, flow_plot, dictionary; params: settings (config
     summary_of_findings), analyses (the analyses' specs)."""
     page_dir = Path(output.html).parent
     settings = params.settings
     target = settings.get("target_population", "pediatric")
     sof = read_table(input.sof)
-    studies_meta = json.loads(Path(input.studies_json).read_text(encoding="utf-8"))
-    harms_path = getattr(input, "harms", None)
-    if harms_path and Path(str(harms_path)).exists() and str(harms_path).endswith("harms.csv"):
-        harms = read_table(harms_path)
-        harms_source = "results/tables/harms.csv"
-    else:
-        harms = harms_seen(pd.read_parquet(input.adverse_events), studies_meta, target)
-        harms_source = "the adverse-event records (results/records/adverse_events.parquet)"
+    harms = harms_seen(read_table(input.harms), target)  # harms.csv's rows of the target population
+    harms_source = "results/tables/harms.csv"
     pooled = read_table(input.pooled)
     main = pooled.loc[pooled["variant"].eq("main")]
     forests = []

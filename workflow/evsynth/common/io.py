@@ -67,7 +67,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    """A Markdown cell: missing values (None, NaN, pandas' NA and NaT) empty, never '<NA>' or 'nan'."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"

@@ -2,7 +2,8 @@
 
 One sheet per table after a first ``README`` sheet; sheet names sanitized (``[]:*?/\\`` removed, at most 31
 characters, unique); bold, frozen header row; column widths fitted to the content (capped); numbers stored
-as numbers, NaN/None/NA as empty cells, booleans as booleans. The workbook's created/modified dates are
+as numbers at full precision but shown to :data:`SIGNIFICANT_DIGITS` significant digits
+(:func:`number_format`; the CSV tables hold the same values), NaN/None/NA as empty cells, booleans as booleans. The workbook's created/modified dates are
 fixed (2000-01-01) and every zip entry gets the same fixed timestamp and order, so writing the same frames
 twice gives identical bytes.
 """
@@ -25,11 +26,13 @@ from openpyxl.writer.excel import ExcelWriter
 
 from evsynth.common.io import CAVEAT
 
-__all__ = ["write_workbook", "sanitize_sheet_names", "CAVEAT", "FIXED_TIME"]
+__all__ = ["write_workbook", "sanitize_sheet_names", "number_format", "CAVEAT", "FIXED_TIME", "SIGNIFICANT_DIGITS"]
 
 FIXED_TIME = _dt.datetime(2000, 1, 1, 0, 0, 0)
 MAX_WIDTH = 60
 MIN_WIDTH = 6
+#: Significant digits a workbook shows for a non-integer number (the stored value keeps full precision).
+SIGNIFICANT_DIGITS = 4
 _BAD = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -71,6 +74,19 @@ def _cell_value(v):
     return s
 
 
+def number_format(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """The Excel number format showing ``value`` to ``digits`` significant digits: whole numbers as such
+    (``0``), very small or large ones in scientific notation (``0.000E+00``), others with the decimals the
+    digits need (0.12781954 -> ``0.0000``, shown 0.1278; 12.3456 -> ``0.00``, shown 12.35)."""
+    if not math.isfinite(value) or value == 0 or (float(value).is_integer() and abs(value) < 1e15):
+        return "0"
+    size = abs(value)
+    if size < 1e-3 or size >= 1e6:
+        return "0." + "0" * (digits - 1) + "E+00"
+    decimals = max(0, digits - 1 - math.floor(math.log10(size)))
+    return "0." + "0" * decimals if decimals else "0"
+
+
 def _width(values) -> float:
     longest = max((len(str(v)) for v in values if v is not None), default=0)
     return float(min(MAX_WIDTH, max(MIN_WIDTH, longest + 2)))
@@ -85,9 +101,15 @@ def _fill(ws, frame: pd.DataFrame) -> None:
     bold = Font(bold=True)
     for cell in ws[1]:
         cell.font = bold
+    for j, values in enumerate(columns, start=1):
+        if not any(isinstance(v, float) for v in values):
+            continue
+        for i, v in enumerate(values, start=2):
+            if isinstance(v, float):
+                ws.cell(row=i, column=j).number_format = number_format(v)
     ws.freeze_panes = "A2"
     for j, (name, values) in enumerate(zip(header, columns), start=1):
-        shown = [f"{v:.6g}" if isinstance(v, float) else v for v in values]
+        shown = [f"{v:.{SIGNIFICANT_DIGITS}g}" if isinstance(v, float) else v for v in values]
         ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = _width([name, *shown])
 
 

@@ -1,0 +1,47 @@
+"""A report that reads (issue 13 item 9): no pandas missing markers in Markdown, per-analysis logs that say
+what happened, the software list, the evidence page's harms from harms.csv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def test_markdown_never_shows_pandas_missing_markers():
+    from evsynth.common.io import markdown_table
+
+    frame = pd.DataFrame({"k": pd.array([1, pd.NA], dtype="Int64"), "flag": pd.array([True, pd.NA], dtype="boolean"),
+                          "x": [np.nan, 1.5], "t": [None, pd.NaT]})
+    text = markdown_table(frame)
+    assert "<NA>" not in text and "NaT" not in text and "nan" not in text
+    assert text.splitlines()[3] == "|  |  | 1.5 |  |"
+
+
+def test_analysis_log_states_k_exclusions_and_warnings():
+    import warnings
+
+    from evsynth.pool.log import analysis_log
+
+    pooled = pd.DataFrame([
+        {"subgroup": "all", "variant": "main", "k": 3, "n": 133.0, "method": "ML", "test": "z",
+         "model": "binomial-normal GLMM", "studies": "deng2017 (msc);wang2013a (all);wang2014 (all)",
+         "message": "every recorded death counts", "converged": True},
+        {"subgroup": "population=pediatric", "variant": "main", "k": 0, "n": np.nan, "method": "ML", "test": "z",
+         "model": "", "studies": "", "message": "no study", "converged": False},
+    ])
+    excluded = pd.DataFrame({"study": ["annhematol2023", "wong2021"],
+                             "reason": ["conditions ['GVHD'] not in ['SLE']", "no usable MSC-arm data"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("fit hit the iteration limit", RuntimeWarning)
+    text = analysis_log("deaths", {"title": "Deaths", "effect": "PLO", "outcome": {"measures": ["death"]}},
+                        {"pooled": pooled, "excluded": excluded}, caught)
+    lines = text.splitlines()
+    assert lines[0] == "analysis deaths: Deaths (effect PLO; measures death)"
+    assert lines[1].startswith("main: k = 3, n = 133; method ML, test z, model binomial-normal GLMM; studies: deng2017")
+    assert "population=pediatric / main: k = 0; no study" in text
+    assert "excluded (2 studies):" in lines and "  annhematol2023: conditions ['GVHD'] not in ['SLE']" in lines
+    assert "warning: population=pediatric / main: no pooled estimate (no study)" in lines
+    assert "warning: RuntimeWarning: fit hit the iteration limit" in lines
+    empty = analysis_log("x", {}, {"pooled": pooled.iloc[:1], "excluded": excluded.iloc[:0]})
+    assert "excluded: none" in empty and "warnings: none" in empty
