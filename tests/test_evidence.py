@@ -13,9 +13,10 @@ import yaml
 from evsynth.common.config import analysis_spec
 from evsynth.describe.discrepancies import find_discrepancies
 from evsynth.describe.harms import POPULATION_ORDER, harms_table, patients_with_event
-from evsynth.describe.summaries import analysis_units, descriptive_summaries
+from evsynth.describe.studies import study_table
+from evsynth.describe.summaries import analysis_units, descriptive_summaries, pediatric_case_outcomes
 from evsynth.harmonize.run import complete_outcomes
-from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, mark_selected
+from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, mark_selected, selected_doses
 from evsynth.ingest.records import load_records
 from evsynth.pool.analysis import Corpus, analysis_dataset, run_analysis
 from evsynth.select.evidence import SelectionError, load_pins, select_evidence, used_rows
@@ -36,15 +37,16 @@ def synthesize(tables: dict, studies: dict) -> dict:
     evidence, sel = select_evidence(tables, studies)
     outcomes = complete_outcomes(sel["outcomes"], VOCAB, "wan2014", 0.5)
     d = mark_selected(harmonize_curated_doses(tables["interventions"], tables["participants"]), sel["interventions"])
-    doses = {"doses": d, "cumulative": cumulative_doses(d.loc[d["selected"]])}
+    doses = {"doses": d, "cumulative": cumulative_doses(selected_doses(d))}
     corpus = Corpus(studies, sel, outcomes)
     pooled = {name: run_analysis(name, analysis_spec(CONFIG, name), corpus)
               for name in ("deaths", "serious_adverse_events", "sle_remission")}
-    d = doses["doses"]
-    summaries = descriptive_summaries(sel, studies, outcomes, d.loc[d["selected"]], doses["cumulative"])
-    units = analysis_units(sel, studies, outcomes, d.loc[d["selected"]], doses["cumulative"])
+    d = doses["doses"]  # every report's dose rows, as doses.csv holds them: the readers pick the selected ones
+    summaries = descriptive_summaries(sel, studies, outcomes, d, doses["cumulative"])
+    units = analysis_units(sel, studies, outcomes, d, doses["cumulative"])
+    cases = pediatric_case_outcomes(sel, studies, outcomes, d, doses["cumulative"], pd.DataFrame())
     return {"evidence": evidence, "selected": sel, "outcomes": outcomes, "doses": doses, "pooled": pooled,
-            "summaries": summaries, "units": units}
+            "summaries": summaries, "units": units, "cases": cases, "studies": study_table(sel, studies, d)}
 
 
 def main_rows(studies: pd.DataFrame) -> pd.DataFrame:
@@ -126,6 +128,11 @@ def test_every_analysis_and_summary_row_joins_back_to_evidence(shipped, records)
     for table, frame in shipped["selected"].items():
         for file, line in zip(frame["file"], frame["line"]):
             assert (str(file), int(line)) in used, (table, file, line)
+    # every dose the summaries, the case table, the study table and the dose plot read is a selected one
+    doses = selected_doses(shipped["doses"]["doses"])
+    assert len(doses) < len(shipped["doses"]["doses"])  # other reports' dose rows exist and are left out
+    for file, line in zip(doses["file"], doses["line"]):
+        assert (str(file), int(line)) in used, ("doses", file, line)
     cum = shipped["doses"]["cumulative"]
     for files, lines in zip(cum["files"], cum["lines"]):
         for line in str(lines).split(";"):
@@ -156,6 +163,12 @@ def _inject_secondary(records) -> tuple[dict, dict]:
     r["group"], r["event"], r["serious"], r["n_patients"], r["source"], r["line"] = "msc", "any serious", "yes", 6, "REV", 1
     r["file"] = ae_file
     tables["adverse_events"] = pd.concat([pd.DataFrame([r]), ae], ignore_index=True)
+    # a review re-tabulating wong2021 P3's first infusion with another dose (9 x 10^6/kg), before the text's row
+    studies["wong2021"]["sources"]["REV"] = {"kind": "secondary", "file": "extraction-notes.md", "text": "a review"}
+    iv = tables["interventions"]
+    r = iv.loc[(iv["study"] == "wong2021") & (iv["group"] == "P3") & (iv["seq"] == 1)].iloc[0].copy()
+    r["dose_text"], r["source"], r["line"], r["quote"] = "9 × 10^6 cells/kg", "REV", 1, "9 × 10^6 cells/kg"
+    tables["interventions"] = pd.concat([pd.DataFrame([r]), iv], ignore_index=True)
     assert out_file in set(tables["outcomes"]["file"])
     return tables, studies
 
@@ -168,6 +181,12 @@ def test_secondary_report_before_primary_changes_nothing_and_is_reported(shipped
         pd.testing.assert_frame_equal(a[["variant", "k", "n", "estimate", "ci_lb", "ci_ub"]],
                                       b[["variant", "k", "n", "estimate", "ci_lb", "ci_ub"]])
     pd.testing.assert_frame_equal(shipped["summaries"].drop(columns="notes"), injected["summaries"].drop(columns="notes"))
+    # per-kg doses: the case table, the study table and the dose plot's rows ignore the review's dose
+    pd.testing.assert_frame_equal(shipped["cases"], injected["cases"])
+    pd.testing.assert_frame_equal(shipped["studies"].drop(columns=["recorded_values", "sources"]),
+                                  injected["studies"].drop(columns=["recorded_values", "sources"]))
+    d = injected["doses"]["doses"]
+    assert (d["cells_per_kg"] == 9e6).sum() == 1 and not selected_doses(d)["cells_per_kg"].eq(9e6).any()
     # the disagreement is reported: in evidence.csv (alternative not used) and in the discrepancy report
     ev = injected["evidence"]
     death = ev.loc[(ev["study"] == "deng2017") & (ev["quantity"] == "death: events") & (ev["group"] == "msc")]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
+from evsynth.harmonize.tables import selected_doses
 
 SPECIAL = {"all", "pooled"}
 
@@ -36,7 +37,8 @@ def study_sizes(participants: pd.DataFrame, studies: dict) -> pd.DataFrame:
 def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFrame | None = None,
                 followup_bound: str = DEFAULT_RANGE_BOUND) -> pd.DataFrame:
     """``results/tables/studies.csv``: design, population, conditions, n, cell source, donor, route,
-    dose range per kg (from harmonized doses where derivable), follow-up (by
+    dose range per kg (from the selected harmonized doses where derivable:
+    :func:`evsynth.harmonize.tables.selected_doses`), follow-up (by
     :func:`evsynth.common.timepoints.followup`, with its basis) and the count of recorded values."""
     sizes = study_sizes(tables["participants"], studies).set_index("study")
     iv = tables["interventions"]
@@ -62,7 +64,8 @@ def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFr
             "citation": s.get("citation"),
         }
         if doses is not None and len(doses):
-            d = doses.loc[doses["study"] == sid]
+            d = selected_doses(doses)
+            d = d.loc[d["study"] == sid]
             lo = d[[c for c in ("cells_per_kg", "cells_per_kg_low") if c in d.columns]].min(axis=1)
             hi = d[[c for c in ("cells_per_kg", "cells_per_kg_high") if c in d.columns]].max(axis=1)
             if lo.notna().any():

@@ -27,6 +27,7 @@ from scipy import stats
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
 from evsynth.common.vocabulary import PRIMARY_SOURCE_KINDS
 from evsynth.describe.harms import patients_with_event
+from evsynth.harmonize.tables import selected_doses
 
 __all__ = [
     "clopper_pearson",
@@ -265,7 +266,8 @@ def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outc
     * ``responder_<threshold>`` and ``responder``: from ``responders`` (thresholds in responders.yaml, e.g.
       SLEDAI-2K improvement = decrease > 3) at the after timepoint; empty where no threshold exists.
     * Doses: ``cum_dose_per_kg`` (+ low/high) from ``cumulative``; ``dose_per_kg_min/max`` over the
-      patient's administration rows in ``doses`` (summary rows only when no administration row exists).
+      patient's selected administration rows in ``doses`` (:func:`evsynth.harmonize.tables.selected_doses`;
+      summary rows only when no administration row exists).
       ``administrations`` and ``administrations_by_route`` from ``cumulative``.
     * Follow-up: the patient's reported ``followup`` (primary sources first), else the latest timed
       post-baseline outcome of the patient (never the study's follow-up, which may not apply to every
@@ -275,6 +277,7 @@ def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outc
       :data:`CONFOUNDING_RELATIONS` (concurrent, added_after, stopped_before, stopped_during: co-treatment
       given, started or stopped around the MSC course); ``confounding_note`` lists them.
     """
+    doses = selected_doses(doses)  # the administrations the synthesis uses, each once
     individual = sorted(s for s, m in studies.items() if (m or {}).get("level") == "individual")
     o = outcomes_h.loc[outcomes_h["study"].isin(individual) & (outcomes_h["stat"] == "value")
                        & (outcomes_h["metric"].fillna("level").replace("", "level") == "level")
@@ -466,8 +469,8 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
         u[col] = [_levels(by_group.get((s, g), by_study.get(s, []) if g == "all" else []))
                   for s, g in zip(u["study"], u["group"])]
 
-    # doses
-    d = doses.copy()
+    # doses: the administrations the synthesis uses, each once (another report of one is not another dose)
+    d = selected_doses(doses).copy()
     d["_admin"] = ~d["summary"].astype(bool)
     has_admin = d.groupby(["study", "group"])["_admin"].transform("any")
     d = d.loc[d["_admin"] | ~has_admin]
@@ -698,8 +701,9 @@ def descriptive_summaries(tables: dict[str, pd.DataFrame], studies: dict, outcom
       included here (they are part of the study), ``msc_patients`` is the sum of the MSC units' sizes.
     * ``dose_per_kg_*``: median/min/max over units of the unit's median per-kg dose per administration
       (cells/kg, from ``doses``; units without a derivable per-kg dose are left out, ``dose_per_kg_units``
-      counts those with one); ``cum_dose_per_kg_*`` the same for the cumulative dose; ``administrations_*``
-      over units (per patient or per arm); ``followup_*`` months over units and ``followup_basis`` (per unit,
+      counts those with one; only the selected rows of ``doses``, one per administration:
+      :func:`evsynth.harmonize.tables.selected_doses`); ``cum_dose_per_kg_*`` the same for the cumulative
+      dose; ``administrations_*`` over units (per patient or per arm); ``followup_*`` months over units and ``followup_basis`` (per unit,
       ``study/group: basis``), by :func:`evsynth.common.timepoints.followup`.
     * ``improved``: a patient improved when every disease-activity measure with a before and an after value
       improved (if none, the global assessments; direction from measures.yaml); an arm contributes the

@@ -11,6 +11,7 @@ from evsynth.common.vocabulary import load_vocabulary
 from evsynth.harmonize.imputation import impute_summary, load_thresholds, responders
 from evsynth.harmonize.tables import (
     cumulative_doses, harmonize_curated_doses, harmonize_outcomes, implied_weight_conflicts, mark_selected,
+    selected_doses,
 )
 from evsynth.harmonize.units import load_units
 from evsynth.ingest.ledger import ledger_part
@@ -26,7 +27,7 @@ def run_harmonize_doses(input, output, params=None, wildcards=None) -> None:
     doses = mark_selected(doses, selected)
     conflicts = implied_weight_conflicts(doses).assign(check=code_name(implied_weight_conflicts))
     write_csv(doses, output.doses)
-    write_csv(cumulative_doses(doses.loc[doses["selected"]]), output.cumulative)
+    write_csv(cumulative_doses(selected_doses(doses)), output.cumulative)
     write_csv(conflicts, output.conflicts)
     write_csv(ledger_part(doses, "converted", "dose read: " + doses["rule"].astype(str)), output.ledger)
 

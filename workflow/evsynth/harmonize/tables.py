@@ -32,6 +32,7 @@ __all__ = [
     "harmonize_curated_doses",
     "mark_selected",
     "cumulative_doses",
+    "selected_doses",
     "implied_weight_conflicts",
     "weight_interval",
     "harmonize_outcomes",
@@ -346,6 +347,18 @@ def mark_selected(doses: pd.DataFrame, selected: pd.DataFrame | None) -> pd.Data
     doses["selected"] = [k in keys for k in key]
     doses["administration"] = [keys.get(k, "") for k in key]
     return doses
+
+
+def selected_doses(doses: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``doses`` (``doses.csv``) the synthesis uses: those :func:`mark_selected` marks ``selected``
+    (one per administration; another report of it is not another dose); every row when the column is absent.
+    The cumulative doses, the summaries, the case and study tables and the dose plot read doses through this."""
+    if doses is None or "selected" not in doses:
+        return doses
+    chosen = doses["selected"]
+    if chosen.dtype != bool:
+        chosen = chosen.astype(str).str.strip().str.lower().isin(["true", "1", "1.0"])
+    return doses.loc[chosen.to_numpy()]
 
 
 #: Summary rows that are facts about administrations and never count as administrations themselves.
