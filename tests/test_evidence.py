@@ -248,3 +248,18 @@ def test_discussion_statement_vs_patient_values(records):
     disc = find_discrepancies(records.tables, records.studies)
     hit = disc.loc[(disc["study"] == "wong2021") & (disc["kind"] == "statement_vs_patient")]
     assert hit["group"].tolist() == ["P1"] and hit["value_b"].iloc[0] == "640 -> 80-160"
+
+
+def test_gvhd_dosing_references_stay_out_of_the_rheumatic_disease_summaries(shipped, records):
+    """Issue 13 item 8: the 'all' row once read 'improved 149/334', GVHD response, ACR20 and remission summed."""
+    sel, d = shipped["selected"], shipped["doses"]["doses"]
+    gvhd = {s for s, m in records.studies.items() if "GVHD" in (m.get("conditions") or [])}
+    assert gvhd  # the corpus holds GVHD dosing references
+    asked = descriptive_summaries(sel, records.studies, shipped["outcomes"], d, shipped["doses"]["cumulative"],
+                                  conditions=CONFIG["summaries"]["conditions"])
+    for row in asked.to_dict("records"):
+        assert not gvhd & set(str(row["study_ids"]).split(";")), row["level"]
+        if isinstance(row["improved_definitions"], str) and ";" in row["improved_definitions"]:
+            assert row["improved_definitions"].startswith("MIXED DEFINITIONS - ")  # several definitions: said so
+    everything = shipped["summaries"].iloc[0]  # conditions not given: the GVHD references are described too
+    assert gvhd & set(everything["study_ids"].split(";"))
