@@ -350,7 +350,7 @@ def _select_participants(frame: pd.DataFrame, studies: dict, preference: list[st
                 out[c] = anchor[c]
         merged.append(out)
     sel = pd.DataFrame(merged)
-    sel["subtype"] = sel["subtype"].replace("", np.nan)
+    sel["subtype"] = sel["subtype"].where(sel["subtype"].map(lambda v: not _blank(v)), np.nan)
     return sel[list(frame.columns)].reset_index(drop=True), evidence
 
 
