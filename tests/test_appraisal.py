@@ -430,8 +430,12 @@ def cl_of(tool, judgements, sid="s1"):
     ("robins_i", ["low", "moderate", "no information", "low", "low", "low", "low"], "no information", False),
     ("robins_i", ["serious", "moderate", "no information", "low", "low", "low", "low"], "serious", True),
     ("robins_i", ["serious", "critical", "low", "low", "low", "low", "low"], "critical", True),
-    ("murad", ["yes"] * 6 + ["no", "not applicable"], "low", False),
+    ("murad", ["yes"] * 7 + ["not applicable"], "low", False),
+    ("murad", ["yes"] * 6 + ["no", "not applicable"], "some concerns", False),  # an item judged no: never low
     ("murad", ["yes"] * 4 + ["no", "unclear", "unclear", "no"], "some concerns", False),
+    # four high-risk items of eight at exactly 50% yes: high, as JBI rates such a study (wong2021's case)
+    ("murad", ["yes"] * 4 + ["no"] * 4, "high", True),
+    ("jbi_case_series", ["yes"] * 7 + ["no"] * 3, "high", True),  # 70% yes, but three items judged no
     ("jbi_case_series", ["yes"] * 3 + ["unclear"] * 4, "high", True),
     ("none", ["not applicable"], "not applicable", False),
 ])
@@ -439,6 +443,24 @@ def test_overall_rules(tool, js, overall, high):
     res = overall_judgements(cl_of(tool, js), TOOLS["settings"])
     assert list(res.columns[:4]) == ["study", "tool", "overall", "high_risk"]
     assert (res.iloc[0]["overall"], bool(res.iloc[0]["high_risk"])) == (overall, high)
+
+
+def test_more_high_risk_items_never_rank_better():
+    """Issue 13 item 8: over every Murad checklist of eight items, a study with more items judged no is never
+    rated better than one with fewer (and as many yes); the rationale names the count of items judged no."""
+    from itertools import product
+
+    rank = {"low": 0, "some concerns": 1, "high": 2}
+    rated = {}
+    for js in product(["yes", "no", "unclear"], repeat=8):
+        res = overall_judgements(cl_of("murad", list(js)), TOOLS["settings"]).iloc[0]
+        rated[(js.count("yes"), js.count("no"))] = (rank[res["overall"]], res["rationale"])
+    for (yes, no), (r, why) in rated.items():
+        assert f"{no} judged no" in why
+        if (yes, no + 1) in rated:
+            assert rated[(yes, no + 1)][0] >= r, (yes, no)
+        if no >= TOOLS["settings"]["overall_no_items_high"]:
+            assert r == rank["high"], (yes, no)
 
 
 def test_reviewer_overall_wins(tools):

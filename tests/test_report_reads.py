@@ -45,3 +45,20 @@ def test_analysis_log_states_k_exclusions_and_warnings():
     assert "warning: RuntimeWarning: fit hit the iteration limit" in lines
     empty = analysis_log("x", {}, {"pooled": pooled.iloc[:1], "excluded": excluded.iloc[:0]})
     assert "excluded: none" in empty and "warnings: none" in empty
+
+
+def test_software_list_names_every_runtime_dependency():
+    """results/report/software.csv lists jinja2 (it renders the evidence page) and every other package
+    pyproject.toml declares for the runtime, so the list cannot drift from the pins."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from evsynth.report.environment import PACKAGES, software_versions
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = {re.split(r"[=<>!~;\[ ]", d)[0].lower() for d in project["project"]["dependencies"]}
+    assert "jinja2" in declared and declared <= {p.lower() for p in PACKAGES}
+    table = software_versions()
+    assert table["package"].iloc[0] == "python" and "jinja2" in set(table["package"])
+    assert table.loc[table["package"] == "jinja2", "version"].iloc[0] != "not installed"

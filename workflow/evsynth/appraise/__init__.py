@@ -87,8 +87,9 @@ Overall judgement per study and tool (``overall_judgements``; a reviewer's ``ove
 * RoB 2: any domain high -> high; all low -> low; otherwise some concerns (so "no information" is never low).
 * ROBINS-I: any critical -> critical; else any serious -> serious; all low -> low; else any no information ->
   no information; else moderate. ``high_risk`` = serious or critical.
-* Murad / JBI: share of "yes" among items judged (items "not applicable" left out; "unclear" counts
-  against): >= overall_yes_share_low -> low; >= overall_yes_share_concerns -> some concerns; below -> high
-  (thresholds only in tools.yaml settings; our convention, not Murad's or JBI's). ``high_risk`` = high.
+* Murad / JBI: overall_no_items_high or more items judged "no" -> high; otherwise the share of "yes" among
+  items judged (items "not applicable" left out; "unclear" counts against): >= overall_yes_share_low with no
+  item judged "no" -> low; >= overall_yes_share_concerns -> some concerns; below -> high (thresholds only in
+  tools.yaml settings; our convention, not Murad's or JBI's). ``high_risk`` = high.
 * none: not applicable, never high risk.
 """

@@ -3,9 +3,11 @@
 * RoB 2: any domain high -> high; all low -> low; otherwise some concerns (so "no information" is never low).
 * ROBINS-I: any critical -> critical; else any serious -> serious; all low -> low; else any no information ->
   no information; else moderate. ``high_risk`` = serious or critical.
-* Murad / JBI: share of "yes" among items judged (items "not applicable" left out; "unclear" counts
-  against): >= ``overall_yes_share_low`` -> low; >= ``overall_yes_share_concerns`` -> some concerns; below ->
-  high (tools.yaml ``settings``; our convention, not Murad's or JBI's). ``high_risk`` = high.
+* Murad / JBI: ``overall_no_items_high`` or more items judged "no" -> high, whatever the rest; otherwise the
+  share of "yes" among items judged (items "not applicable" left out; "unclear" counts against):
+  >= ``overall_yes_share_low`` with no item judged "no" -> low; >= ``overall_yes_share_concerns`` -> some
+  concerns; below -> high (tools.yaml ``settings``; our convention, not Murad's or JBI's). So a study with
+  several high-risk items never ranks above one with fewer. ``high_risk`` = high.
 * none: not applicable, never high risk.
 """
 
@@ -53,12 +55,18 @@ def overall_rule(tool: str, judgements: list[str], settings: Mapping) -> tuple[s
     share = sum(j == "yes" for j in judged) / len(judged)
     lo = float(settings["overall_yes_share_low"])
     mid = float(settings["overall_yes_share_concerns"])
-    n_yes = sum(j == "yes" for j in judged)
-    why = f"{n_yes} of {len(judged)} items judged yes ({share:.0%});"
-    if share >= lo:
-        return "low", f"{why} >= {lo:.0%}."
+    cap = int(settings["overall_no_items_high"])
+    n_yes, n_no = sum(j == "yes" for j in judged), sum(j == "no" for j in judged)
+    why = f"{n_yes} of {len(judged)} items judged yes ({share:.0%}), {n_no} judged no;"
+    # items judged "no" are flaws the share of "yes" must not average away: `cap` or more of them make the
+    # study high whatever its share, and any one rules out low (tools.yaml settings; our convention)
+    if n_no >= cap:
+        return "high", f"{why} {n_no} items judged no (high risk) >= {cap}."
+    if share >= lo and n_no == 0:
+        return "low", f"{why} >= {lo:.0%} and none judged no."
     if share >= mid:
-        return "some concerns", f"{why} >= {mid:.0%} and < {lo:.0%}."
+        return "some concerns", (f"{why} >= {mid:.0%}" + (f" and < {lo:.0%}." if share < lo else
+                                                          "; not low: an item judged no."))
     return "high", f"{why} < {mid:.0%}."
 
 

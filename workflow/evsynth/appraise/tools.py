@@ -22,7 +22,7 @@ OVERALL_ITEM = "overall"
 OVERALL_QUESTION = "Overall judgement"
 #: tools.yaml ``settings`` every run needs.
 REQUIRED_SETTINGS = ("course_gap_days", "patient_reported_measures", "missing_data_low", "missing_data_concerns",
-                     "overall_yes_share_low", "overall_yes_share_concerns")
+                     "overall_yes_share_low", "overall_yes_share_concerns", "overall_no_items_high")
 
 
 def load_tools(path: str | Path) -> dict:

@@ -4,6 +4,8 @@ its specification curves."""
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,7 @@ import pandas as pd
 from evsynth.common.figures import placeholder_figure
 from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
 from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse, run_analysis
+from evsynth.pool.log import analysis_log
 from evsynth.pool.reviews import review_comparison
 from evsynth.report.forest import forest_plot
 from evsynth.report.forest_rows import axis_label, forest_rows
@@ -35,11 +38,15 @@ def load_corpus(input) -> Corpus:
 
 
 def run_pool_analysis(input, output, params, wildcards) -> None:
-    """Fit one analysis (``wildcards.analysis``, ``params.spec``); write its pooled rows, study rows,
-    exclusions, and the forest plot of the main fit (rows a reviewer can check: :mod:`evsynth.report.forest_rows`)."""
+    """Fit one analysis (``wildcards.analysis``, ``params.spec``); log what was pooled and left out
+    (:func:`evsynth.pool.log.analysis_log`); write its pooled rows, study rows, exclusions, and the forest plot of the main fit (rows a reviewer can check: :mod:`evsynth.report.forest_rows`)."""
     name, spec = wildcards.analysis, params.spec
     corpus = load_corpus(input)
-    out = run_analysis(name, spec, corpus)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = run_analysis(name, spec, corpus)
+    # the step's log (logs/pool_analysis/<name>.log): k, the studies left out and why, every warning
+    print(analysis_log(name, spec, out, caught), end="", file=sys.stderr)
     write_csv(out["pooled"], output.pooled)
     write_csv(out["studies"], output.studies)
     write_csv(out["excluded"], output.excluded)

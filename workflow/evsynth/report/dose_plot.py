@@ -21,6 +21,7 @@ from matplotlib.ticker import FixedLocator, LogFormatterMathtext  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from evsynth.common.figures import save_figure  # noqa: E402
+from evsynth.harmonize.tables import selected_doses  # noqa: E402
 from evsynth.report.axes import figure_footer, figure_title, text_width_in  # noqa: E402
 from evsynth.report.style import DPI, FS, FS_SMALL, FS_TITLE, GREY, LIGHT, OKABE_ITO, RC  # noqa: E402
 
@@ -42,9 +43,10 @@ POPULATION_ORDER = ["pediatric", "adult", "mixed", "unspecified"]
 
 
 def dose_plot_rows(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """The rows the dose plot shows: administrations (not per-group summaries) of cell products, with the
-    study's ``population`` from study.yaml ("unspecified" where it has none)."""
-    doses = doses.copy()
+    """The rows the dose plot shows: the selected administrations (:func:`evsynth.harmonize.tables.selected_doses`:
+    one per administration, never another report's copy of it; not per-group summaries) of cell products, with
+    the study's ``population`` from study.yaml ("unspecified" where it has none)."""
+    doses = selected_doses(doses).copy()
     doses["population"] = doses["study"].map(lambda s: studies[s].get("population", "unspecified"))
     return doses.loc[~doses["summary"].astype(bool) & ~doses["rule"].astype(str).eq("not a cell product")]
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-#: Packages whose versions the report lists (after Python's).
+#: Packages whose versions the report lists (after Python's): evsynth and every runtime dependency declared in
+#: pyproject.toml (a test checks none is missing), e.g. jinja2, which renders the evidence page.
 PACKAGES = ["evsynth", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "pyarrow",
-            "openpyxl", "PyYAML", "jsonschema"]
+            "openpyxl", "PyYAML", "jsonschema", "jinja2", "pygments"]
 
 
 def software_versions(packages: list[str] = PACKAGES) -> pd.DataFrame:
