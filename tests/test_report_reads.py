@@ -26,9 +26,12 @@ def test_analysis_log_states_k_exclusions_and_warnings():
         {"subgroup": "all", "variant": "main", "k": 3, "n": 133.0, "method": "ML", "test": "z",
          "model": "binomial-normal GLMM", "studies": "deng2017 (msc);wang2013a (all);wang2014 (all)",
          "message": "every recorded death counts", "converged": True},
-        {"subgroup": "population=pediatric", "variant": "main", "k": 0, "n": np.nan, "method": "ML", "test": "z",
-         "model": "", "studies": "", "message": "no study", "converged": False},
-    ])
+        {"subgroup": "population=pediatric", "variant": "main", "k": 2, "n": 9.0, "method": "ML", "test": "z",
+         "model": "", "studies": "", "message": "the fit did not converge", "converged": False},
+        {"subgroup": "all", "variant": "main", "measure": "OR", "k": 1, "n": 18.0, "method": "REML", "test": "z",
+         "model": "", "studies": "", "message": "controlled contrast; k = 1: a single study, not pooled",
+         "converged": False},
+    ]).assign(measure=["PLO", "PLO", "OR"])
     excluded = pd.DataFrame({"study": ["annhematol2023", "wong2021"],
                              "reason": ["conditions ['GVHD'] not in ['SLE']", "no usable MSC-arm data"]})
     with warnings.catch_warnings(record=True) as caught:
@@ -39,9 +42,11 @@ def test_analysis_log_states_k_exclusions_and_warnings():
     lines = text.splitlines()
     assert lines[0] == "analysis deaths: Deaths (effect PLO; measures death)"
     assert lines[1].startswith("main: k = 3, n = 133; method ML, test z, model binomial-normal GLMM; studies: deng2017")
-    assert "population=pediatric / main: k = 0; no study" in text
+    assert "population=pediatric / main: k = 2, n = 9; the fit did not converge" in text
+    assert "all / main (OR): k = 1, n = 18; controlled contrast; k = 1: a single study, not pooled" in lines
     assert "excluded (2 studies):" in lines and "  annhematol2023: conditions ['GVHD'] not in ['SLE']" in lines
-    assert "warning: population=pediatric / main: no pooled estimate (no study)" in lines
+    assert "warning: population=pediatric / main: no pooled estimate (the fit did not converge)" in lines
+    assert not any(line.startswith("warning: all / main (OR)") for line in lines)  # declined by rule, not a fault
     assert "warning: RuntimeWarning: fit hit the iteration limit" in lines
     empty = analysis_log("x", {}, {"pooled": pooled.iloc[:1], "excluded": excluded.iloc[:0]})
     assert "excluded: none" in empty and "warnings: none" in empty

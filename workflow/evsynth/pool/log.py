@@ -9,7 +9,11 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-__all__ = ["analysis_log"]
+__all__ = ["analysis_log", "DECLINED"]
+
+#: Messages of rows the analysis declines to pool by its rules (a single study, too few studies for a test):
+#: shown on their row, not repeated as warnings.
+DECLINED = ("k = 1", "not assessable", "fewer than two", "no study")
 
 
 def _num(value) -> str:
@@ -28,19 +32,23 @@ def analysis_log(name: str, spec: dict, out: dict[str, pd.DataFrame],
                  caught: Iterable[_warnings.WarningMessage] = ()) -> str:
     """The log text of analysis ``name`` from :func:`evsynth.pool.analysis.run_analysis`'s ``out``.
 
-    Lines: the analysis and its outcome; ``main: k = ..`` with the patients, method, test, model and the
-    studies; each other row of ``pooled.csv`` (subgroups, variants, definitions, controlled contrast) with
-    its k; ``excluded (m):`` and one line per study left out with the reason (or ``excluded: none``); a
-    ``warning:`` line for a fit that did not converge, for each message of a row that did not converge and
-    for each Python warning ``caught`` while the analysis ran.
+    Lines: the analysis and its outcome; ``main: k = ..`` (the first row) with the patients, method, test,
+    model and the studies; each other row of ``pooled.csv`` (subgroups, variants, definitions, controlled
+    contrast, with its effect measure where it differs) with its k and message; ``excluded (m studies):`` and
+    one line per study left out with the reason (or ``excluded: none``); a ``warning:`` line for each row
+    without an estimate that the rules did not decline on purpose (:data:`DECLINED`) and for each Python
+    warning ``caught`` while the analysis ran (else ``warnings: none``).
     """
     pooled, excluded = out["pooled"], out["excluded"]
+    first_measure = pooled["measure"].iloc[0] if len(pooled) and "measure" in pooled else None
     measures = ", ".join(spec.get("outcome", {}).get("measures", []))
     lines = [f"analysis {name}: {spec.get('title', name)} (effect {spec.get('effect', '')}; measures {measures})"]
     warns = []
-    for row in pooled.to_dict("records"):
-        is_main = row.get("subgroup") == "all" and row.get("variant") == "main"
+    for i, row in enumerate(pooled.to_dict("records")):
+        is_main = i == 0
         label = "main" if is_main else f"{row.get('subgroup')} / {row.get('variant')}"
+        if not is_main and row.get("measure") not in (None, first_measure):
+            label += f" ({row['measure']})"  # e.g. the controlled contrast's OR beside a single-arm proportion
         k = _num(row.get("k"))
         text = f"{label}: k = {k or 0}"
         if not _blank(row.get("n")):
@@ -52,7 +60,8 @@ def analysis_log(name: str, spec: dict, out: dict[str, pd.DataFrame],
         if not _blank(row.get("message")):
             text += f"; {row['message']}"
         lines.append(text)
-        if not bool(row.get("converged")) and not str(row.get("subgroup", "")).endswith(": test"):
+        declined = any(reason in str(row.get("message", "")) for reason in DECLINED)
+        if not bool(row.get("converged")) and not declined and not str(row.get("subgroup", "")).endswith(": test"):
             warns.append(f"warning: {label}: no pooled estimate"
                          + (f" ({row['message']})" if not _blank(row.get("message")) else ""))
     if len(excluded):
