@@ -67,3 +67,29 @@ def test_software_list_names_every_runtime_dependency():
     table = software_versions()
     assert table["package"].iloc[0] == "python" and "jinja2" in set(table["package"])
     assert table.loc[table["package"] == "jinja2", "version"].iloc[0] != "not installed"
+
+
+def test_only_rules_that_compare_or_list_reports_read_every_report():
+    """Issue 11: every summary, dose table, analysis and the summary of findings read the selected records
+    (results/selected/, written by select_evidence); only the rules whose job is to compare or list every report
+    read results/records/ (all reports side by side). A new rule reading all reports fails here until it is
+    added on purpose."""
+    import re
+    from pathlib import Path
+
+    rules_dir = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+    every_report = set()
+    for smk in sorted(rules_dir.glob("*.smk")):
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", smk.read_text(encoding="utf-8"),
+                                     flags=re.S | re.M):
+            inputs = body.split("output:")[0]
+            if "validate_records.output.tables" in inputs or re.search(r"results/records/\w+\.parquet", inputs):
+                every_report.add(name)
+    assert every_report == {
+        "select_evidence",  # chooses one report per quantity
+        "harmonize_doses",  # reads every dose, marks the selected ones (selected_doses reads through them)
+        "report_discrepancies", "tabulate_cases",  # the reports side by side, disagreements named
+        "tabulate_harms",  # every harm listed, with `used`
+        "tabulate_studies",  # counts the recorded values (its doses through selected_doses)
+        "appraise_studies",  # the bias checklist reads each study's design facts
+    }, every_report
