@@ -32,9 +32,14 @@ lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check workflow/Snakefile workflow/rules
 
+# The pipeline benchmarks take long (the 60x corpus especially): choose with BENCH_PARTS and BENCH_SCALES, e.g.
+# make bench BENCH_PARTS=interactive,multiverse BENCH_SCALES=1,4 (every Snakemake run is capped: benchmarks/pipeline.py).
+BENCH_PARTS ?= interactive,multiverse,scale,tests
+BENCH_SCALES ?= 1,4,16,60
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/engine.py engine results/benchmarks/engine.json
 	$(BIN)/python benchmarks/harmonize.py results/benchmarks/harmonize.json
+	$(BIN)/python benchmarks/pipeline.py --parts $(BENCH_PARTS) --scales $(BENCH_SCALES) --out results/benchmarks
 
 # The demo corpus through a real one-node SLURM cluster on this machine (root; installs slurm-wlm and munge from
 # Debian the first time), compared byte for byte with a local run; stops the daemons it started. Not run by CI.
