@@ -21,8 +21,9 @@ Several MSC arms of one study against one comparator are combined into one arm (
 from __future__ import annotations
 
 import itertools
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -51,12 +52,30 @@ SPEC_KEYS = ("effect", "method", "test", "level", "prepost_correlation", "imputa
 
 @dataclass(frozen=True)
 class Corpus:
-    """What analyses read: study metadata, record tables, harmonized outcomes, bias judgements."""
+    """What analyses read: study metadata, record tables, harmonized outcomes, bias judgements.
+
+    ``memo`` holds what is derived from these once and reused by every dataset built from the corpus (lookups
+    by study and arm, each outcome's rows with summaries imputed): a multiverse or a set of sensitivity
+    variants builds many datasets from one corpus. The tables must not be changed after the first dataset.
+    """
 
     studies: dict
     tables: dict[str, pd.DataFrame]
     outcomes_h: pd.DataFrame
     high_risk: frozenset = frozenset()
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+def _memo(corpus: Corpus, key: tuple, build):
+    """``build()`` once per corpus and ``key``."""
+    if key not in corpus.memo:
+        corpus.memo[key] = build()
+    return corpus.memo[key]
+
+
+def _key_of(value) -> str:
+    """A memo key for a config mapping (records filters, timepoint window)."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,10 +89,25 @@ def msc_arms(interventions: pd.DataFrame) -> pd.DataFrame:
     return arms.groupby(["study", "group"], as_index=False)[["is_msc", "is_placebo"]].any()
 
 
+def _msc_interventions(corpus: Corpus) -> dict[str, pd.DataFrame]:
+    """Each study's MSC intervention rows (one grouping of the table, not a scan per study)."""
+    def build():
+        iv = corpus.tables["interventions"]
+        used = iv.loc[iv["agent"].astype(str).str.startswith("msc")]
+        return {sid: g for sid, g in used.groupby("study", sort=False)}
+    return _memo(corpus, ("msc_interventions",), build)
+
+
 def eligible_studies(corpus: Corpus, records: dict) -> tuple[list[str], pd.DataFrame]:
     """Studies passing the analysis' record filters, and a table of the others with the reason."""
+    keep, studies_dropped = _memo(corpus, ("eligible", _key_of(records)), lambda: _eligible(corpus, records))
+    return list(keep), studies_dropped.copy()
+
+
+def _eligible(corpus: Corpus, records: dict) -> tuple[list[str], pd.DataFrame]:
     keep, dropped = [], []
-    iv = corpus.tables["interventions"]
+    msc_rows = _msc_interventions(corpus)
+    empty = corpus.tables["interventions"].iloc[:0]
     for sid in sorted(corpus.studies):
         s = corpus.studies[sid]
         reasons = []
@@ -84,7 +118,7 @@ def eligible_studies(corpus: Corpus, records: dict) -> tuple[list[str], pd.DataF
                 reasons.append(f"{field} {s.get(field)} not in {records[key]}")
         if records.get("conditions") and not set(s.get("conditions", [])) & set(records["conditions"]):
             reasons.append(f"conditions {s.get('conditions')} not in {records['conditions']}")
-        used = iv.loc[(iv["study"] == sid) & iv["agent"].astype(str).str.startswith("msc")]
+        used = msc_rows.get(sid, empty)
         for key, col in (("cell_sources", "cell_source"), ("routes", "route"), ("donors", "donor")):
             if records.get(key) and not set(used[col].dropna()) & set(records[key]):
                 reasons.append(f"{col} {sorted(set(used[col].dropna()))} not in {records[key]}")
@@ -135,29 +169,32 @@ def _stats_wide(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
 def _arm_n(corpus: Corpus, study: str, group: str, source: str | None = None) -> float:
     """The arm's size: from ``source`` when that report gives one (numerator and denominator from one
     report), else its first participants row."""
-    p = corpus.tables["participants"]
-    rows = p.loc[(p["study"] == study) & (p["group"] == group) & p["n"].notna()].sort_values("line")
-    same = rows.loc[rows["source"].astype(str) == str(source)] if source is not None else rows.iloc[:0]
-    rows = same if len(same) else rows
-    return float(rows["n"].iloc[0]) if len(rows) else float("nan")
+    sizes = _memo(corpus, ("arm_sizes",), lambda: _arm_sizes(corpus.tables["participants"]))
+    rows = sizes.get((study, group), [])
+    same = [n for src, n in rows if src == str(source)] if source is not None else []
+    values = same or [n for _, n in rows]
+    return float(values[0]) if values else float("nan")
+
+
+def _arm_sizes(participants: pd.DataFrame) -> dict[tuple, list[tuple[str, float]]]:
+    """(study, group) -> its participants rows with an ``n``, in line order, as (source, n)."""
+    p = participants.loc[participants["n"].notna()].sort_values("line")
+    out: dict[tuple, list[tuple[str, float]]] = {}
+    for study, group, source, n in zip(p["study"], p["group"], p["source"].astype(str), p["n"]):
+        out.setdefault((study, group), []).append((source, n))
+    return out
 
 
 def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float, imputation: str) -> pd.DataFrame:
     """Per (study, group): change mean, SD, n and how they were obtained."""
-    o = corpus.outcomes_h
-    o = o.loc[o["measure"].isin(measures) & ~o["imputed"].astype(bool)]
-    if o.empty:
+    # the imputation method changes only means and SDs estimated from a median: without one, no dataset differs
+    medians = _memo(corpus, ("medians", tuple(measures)), lambda: _has_medians(corpus.outcomes_h, measures))
+    prep = _memo(corpus, ("continuous", tuple(measures), _key_of(window), imputation if medians else ""),
+                 lambda: _continuous_tables(corpus, measures, window, imputation))
+    if prep is None:
         return pd.DataFrame()
-    o = impute_summary(o, method=imputation, r=r)
-    o = o.loc[~(o["imputed"].astype(bool) & o["metric"].eq("change"))]  # change SDs are derived below with r
+    change, both, pairs = prep
     rows = []
-    # aggregate arms: reported change first
-    agg = o.loc[o["stat"].isin(["mean", "sd", "n", "unspecified"])]
-    change = _stats_wide(_pick_time(agg.loc[agg["metric"] == "change"], window),
-                         ["study", "group", "measure", "timepoint", "time_months"])
-    level = agg.loc[agg["metric"] == "level"]
-    base = _stats_wide(level.loc[level["timepoint"] == "baseline"], ["study", "group", "measure"])
-    post = _stats_wide(_pick_time(level, window), ["study", "group", "measure", "timepoint", "time_months"])
     done = set()
     for rec in change.to_dict("records"):
         if not (np.isfinite(rec.get("mean", np.nan)) and np.isfinite(rec.get("sd", np.nan))):
@@ -168,8 +205,7 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
                      "how": "reported change" + (f" ({rec['imputation']})" if rec["imputation"] else ""),
                      "lines": rec["lines"], "file": rec["file"]})
         done.add((rec["study"], rec["group"]))
-    if len(base) and len(post):
-        both = post.merge(base, on=["study", "group", "measure"], suffixes=("", "_0"))
+    if both is not None:
         for rec in both.to_dict("records"):
             if (rec["study"], rec["group"]) in done:
                 continue
@@ -190,12 +226,7 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
                          "lines": f"{rec['lines_0']};{rec['lines']}", "file": rec["file"]})
             done.add((rec["study"], rec["group"]))
     # individual patients: mean and SD of the patients' changes, one row per study
-    ind = o.loc[(o["stat"] == "value") & (o["metric"] == "level")]
-    if len(ind):
-        b = ind.loc[ind["timepoint"] == "baseline"].sort_values("line").drop_duplicates(["study", "group", "measure"])
-        f = _pick_time(ind, window).sort_values("line").drop_duplicates(["study", "group", "measure"])
-        pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
-        pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
+    if pairs is not None:
         for (study, measure), g in pairs.groupby(["study", "measure"]):
             if study in {s for s, _ in done}:
                 continue
@@ -211,6 +242,43 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
                          "imputed": False, "how": f"mean and SD of {len(g)} patients' changes ({', '.join(g['group'])})",
                          "lines": ";".join(str(x) for x in list(g["line_0"]) + list(g["line"])), "file": g["file"].iloc[0]})
     return pd.DataFrame(rows)
+
+
+def _has_medians(outcomes_h: pd.DataFrame, measures: list[str]) -> bool:
+    """Whether any reported (not imputed) row of these measures is a median."""
+    o = outcomes_h
+    return bool((o["measure"].isin(measures) & ~o["imputed"].astype(bool) & o["stat"].eq("median")).any())
+
+
+def _continuous_tables(corpus: Corpus, measures: list[str], window: dict, imputation: str):
+    """What :func:`_continuous_arms` reads, built once per (measures, window, imputation): the reported changes,
+    follow-up beside baseline summaries, individual patients' follow-up beside baseline. ``None``: no rows.
+
+    The pre-post correlation plays no part here: :func:`impute_summary` uses it only for derived change rows,
+    which are dropped (change SDs are derived in :func:`_continuous_arms` with the analysis' r).
+    """
+    o = corpus.outcomes_h
+    o = o.loc[o["measure"].isin(measures) & ~o["imputed"].astype(bool)]
+    if o.empty:
+        return None
+    o = impute_summary(o, method=imputation)
+    o = o.loc[~(o["imputed"].astype(bool) & o["metric"].eq("change"))]  # change SDs are derived with r
+    # aggregate arms: reported change first
+    agg = o.loc[o["stat"].isin(["mean", "sd", "n", "unspecified"])]
+    change = _stats_wide(_pick_time(agg.loc[agg["metric"] == "change"], window),
+                         ["study", "group", "measure", "timepoint", "time_months"])
+    level = agg.loc[agg["metric"] == "level"]
+    base = _stats_wide(level.loc[level["timepoint"] == "baseline"], ["study", "group", "measure"])
+    post = _stats_wide(_pick_time(level, window), ["study", "group", "measure", "timepoint", "time_months"])
+    both = post.merge(base, on=["study", "group", "measure"], suffixes=("", "_0")) if len(base) and len(post) else None
+    pairs = None
+    ind = o.loc[(o["stat"] == "value") & (o["metric"] == "level")]
+    if len(ind):
+        b = ind.loc[ind["timepoint"] == "baseline"].sort_values("line").drop_duplicates(["study", "group", "measure"])
+        f = _pick_time(ind, window).sort_values("line").drop_duplicates(["study", "group", "measure"])
+        pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
+        pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
+    return change, both, pairs
 
 
 def _escalc_at(where: dict, *args, **kwargs):
@@ -318,9 +386,7 @@ def _one_row_per_individual_study(arms: pd.DataFrame, indiv: set, effect: str) -
 
 def _flags(corpus: Corpus, frame: pd.DataFrame) -> pd.DataFrame:
     """Add design, population, confounding and risk-of-bias flags per study."""
-    co = corpus.tables["cointerventions"]
-    around = co.loc[co["relation"].isin(["concurrent", "added_after", "stopped_during", "stopped_before"])]
-    confounded = around.groupby("study")["therapy"].apply(lambda s: "; ".join(sorted(set(s))))
+    confounded = _memo(corpus, ("confounded",), lambda: _confounding(corpus.tables["cointerventions"]))
     out = frame.copy()
     out["design"] = out["study"].map(lambda s: corpus.studies[s].get("design"))
     out["population"] = out["study"].map(lambda s: corpus.studies[s].get("population"))
@@ -328,6 +394,12 @@ def _flags(corpus: Corpus, frame: pd.DataFrame) -> pd.DataFrame:
     out["cointerventions"] = out["study"].map(confounded).fillna("")
     out["high_risk"] = out["study"].isin(corpus.high_risk)
     return out
+
+
+def _confounding(co: pd.DataFrame) -> pd.Series:
+    """Per study, the co-interventions around MSC that confound its change ('a; b')."""
+    around = co.loc[co["relation"].isin(["concurrent", "added_after", "stopped_during", "stopped_before"])]
+    return around.groupby("study")["therapy"].apply(lambda s: "; ".join(sorted(set(s))))
 
 
 def _combine_continuous(arms: pd.DataFrame) -> dict:
@@ -400,7 +472,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     if arms.empty:
         arms = pd.DataFrame(columns=["study", "group", "measure"])
     arms = arms.loc[arms["study"].isin(studies)]
-    kinds = msc_arms(corpus.tables["interventions"])
+    kinds = _memo(corpus, ("msc_arms",), lambda: msc_arms(corpus.tables["interventions"]))
     arms = arms.merge(kinds, on=["study", "group"], how="left")
     indiv = {s for s in studies if corpus.studies[s].get("level") == "individual"}
     arms["is_msc"] = arms["is_msc"].astype("boolean").fillna(False).astype(bool) | arms["study"].isin(indiv) | (
@@ -429,8 +501,10 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
                     "measure with data); set outcome.combine_definitions: true to pool definitions together"))
         arms = arms.loc[~other]
     rows = []
+    by_study = {sid: g for sid, g in arms.groupby("study", sort=False)}
+    no_arms = arms.iloc[:0]
     for study in studies:
-        a = arms.loc[arms["study"] == study]
+        a = by_study.get(study, no_arms)
         msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
         if msc.empty:
             if not (excluded["study"] == study).any():
@@ -472,7 +546,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     if data.empty:
         return data, excluded.sort_values("study", kind="stable").reset_index(drop=True)
     data = _flags(corpus, data)
-    data["label"] = data.apply(lambda r: f"{r['study']} ({r['group']})", axis=1)
+    data["label"] = [f"{study} ({group})" for study, group in zip(data["study"], data["group"])]
     return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.sort_values("study", kind="stable").reset_index(drop=True)
 
 
@@ -787,8 +861,9 @@ MULTIVERSE_ORDER = ["analysis", "method", "test", "correlation", "imputation", "
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
     """Every combination of the grid's choices for each listed analysis, fitted in batches.
 
-    Datasets are built once per (analysis, correlation, imputation, inclusion); then each
-    (estimator, test) pair is one :func:`evsynth.stats.rma_many` call over all datasets at once.
+    Datasets are built once per (analysis, correlation, imputation); each inclusion rule is a mask over
+    its rows; then each (estimator, test) pair is one :func:`evsynth.stats.rma_many` call over all
+    specifications at once.
     """
     names = grid.get("analyses") or list(analyses)
     stacked, specs = [], []
@@ -797,19 +872,16 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
         spec = analyses[name]
         corrs = grid.get("correlations", [spec.get("prepost_correlation", 0.5)]) if spec["effect"].upper() == "MC" else [np.nan]
         imps = grid.get("imputation", [spec.get("imputation", "wan2014")]) if spec["effect"].upper() in ("MC", "MD") else [""]
-        for r, imp, incl in itertools.product(corrs, imps, grid.get("inclusion", ["all"])):
-            data, _ = analysis_dataset(corpus, spec, r=0.5 if np.isnan(r) else r, imputation=imp or "wan2014")
-            if len(data):
-                keep = {"all": data.index == data.index,
-                        "exclude_confounded": ~data["confounded"], "exclude_imputed": ~data["imputed"],
-                        "exclude_high_risk": ~data["high_risk"],
-                        "exclude_uncontrolled": ~data["design"].isin(UNCONTROLLED)}[incl]
-                data = data.loc[keep]
-            specs.append({"spec": spec_id, "analysis": name, "effect": spec["effect"].upper(),
-                          "correlation": r, "imputation": imp, "inclusion": incl, "studies": ";".join(data["label"]) if len(data) else ""})
-            if len(data):
-                stacked.append(data[["yi", "vi", "n"]].assign(spec=spec_id))
-            spec_id += 1
+        for r, imp in itertools.product(corrs, imps):
+            built, _ = analysis_dataset(corpus, spec, r=0.5 if np.isnan(r) else r, imputation=imp or "wan2014")
+            for incl in grid.get("inclusion", ["all"]):
+                data = built.loc[_inclusion_mask(built, incl)] if len(built) else built
+                specs.append({"spec": spec_id, "analysis": name, "effect": spec["effect"].upper(),
+                              "correlation": r, "imputation": imp, "inclusion": incl,
+                              "studies": ";".join(data["label"]) if len(data) else ""})
+                if len(data):
+                    stacked.append(data[["yi", "vi", "n"]].assign(spec=spec_id))
+                spec_id += 1
     spec_frame = pd.DataFrame(specs)
     stack = pd.concat(stacked, ignore_index=True) if stacked else pd.DataFrame(columns=["yi", "vi", "n", "spec"])
     out = []
@@ -833,6 +905,16 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
             "message", "studies"]
     result["k"] = result["k"].fillna(0).astype(int)
     return result[cols].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
+
+
+def _inclusion_mask(data: pd.DataFrame, inclusion: str) -> np.ndarray:
+    """The rows of a dataset a multiverse inclusion rule keeps."""
+    if inclusion == "all":
+        return np.ones(len(data), dtype=bool)
+    return {"exclude_confounded": lambda: ~data["confounded"].to_numpy(bool),
+            "exclude_imputed": lambda: ~data["imputed"].to_numpy(bool),
+            "exclude_high_risk": lambda: ~data["high_risk"].to_numpy(bool),
+            "exclude_uncontrolled": lambda: ~data["design"].isin(UNCONTROLLED).to_numpy()}[inclusion]()
 
 
 def combine_multiverse(shards: list[pd.DataFrame]) -> pd.DataFrame:
