@@ -417,8 +417,20 @@ def _definition(measure: str) -> str:
     return "death" if measure == "survival" else str(measure)
 
 
-def _drop(excluded: pd.DataFrame, study: str, reason: str) -> pd.DataFrame:
-    return pd.concat([excluded, pd.DataFrame([{"study": study, "reason": reason}])], ignore_index=True)
+class _Excluded:
+    """Studies left out of a dataset and why, in the order found (one table at the end, not one per study)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.rows = frame[["study", "reason"]].to_dict("records")
+        self.studies = {row["study"] for row in self.rows}
+
+    def add(self, study: str, reason: str) -> None:
+        self.rows.append({"study": study, "reason": reason})
+        self.studies.add(study)
+
+    def table(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows, columns=["study", "reason"])
+        return frame.sort_values("study", kind="stable").reset_index(drop=True)
 
 
 def _one_arm(arms: pd.DataFrame, effect: str, rule: str) -> tuple[dict, str]:
@@ -464,7 +476,8 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     """
     effect = spec["effect"].upper()
     window = spec.get("timepoint", {})
-    studies, excluded = eligible_studies(corpus, spec.get("records", {}))
+    studies, dropped = eligible_studies(corpus, spec.get("records", {}))
+    excluded = _Excluded(dropped)
     measures = spec["outcome"].get("measures", [])
     if min_patients is None:
         min_patients = int(spec.get("individual_min_patients", 3))
@@ -484,7 +497,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     if effect == "MC" and len(arms):
         small = arms["study"].isin(indiv) & arms["group"].eq("patients") & (arms["n"] < min_patients)
         for rec in arms.loc[small].to_dict("records"):
-            excluded = _drop(excluded, rec["study"], (
+            excluded.add(rec["study"], (
                 f"individual-level series of {int(rec['n'])} patient{'s' if rec['n'] != 1 else ''} (fewer than "
                 f"individual_min_patients = {min_patients}): described per patient, not pooled as a mean"))
         arms = arms.loc[~small]
@@ -494,9 +507,10 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
         present = {_definition(m) for m in used["measure"]}
         primary = next((m for m in measures if m in present), None)
         other = arms["measure"].map(_definition) != primary
+        with_primary = set(arms.loc[~other, "study"])
         for study, g in arms.loc[other & (arms["is_msc"] | arms["is_placebo"])].groupby("study"):
-            if not ((arms["study"] == study) & ~other).any():
-                excluded = _drop(excluded, study, (
+            if study not in with_primary:
+                excluded.add(study, (
                     f"outcome defined as {', '.join(sorted(set(g['measure'])))}, not {primary} (the first listed "
                     "measure with data); set outcome.combine_definitions: true to pool definitions together"))
         arms = arms.loc[~other]
@@ -507,13 +521,13 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
         a = by_study.get(study, no_arms)
         msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
         if msc.empty:
-            if not (excluded["study"] == study).any():
-                excluded = _drop(excluded, study, "no usable MSC-arm data for this outcome and timepoint"
+            if study not in excluded.studies:
+                excluded.add(study, "no usable MSC-arm data for this outcome and timepoint"
                                  if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
             continue
         if measure(effect).paired:
             if ctrl.empty:
-                excluded = _drop(excluded, study, "no comparator arm with data")
+                excluded.add(study, "no comparator arm with data")
                 continue
             row = {"study": study, "group": "+".join(msc["group"]) + " vs " + "+".join(ctrl["group"]),
                    "measure": msc["measure"].iloc[0], "timepoint": msc["timepoint"].iloc[0],
@@ -544,10 +558,10 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
                          "sd1": rec.get("sd", np.nan), "arms": arms_rule, "yi": es.yi[0], "vi": es.vi[0]})
     data = pd.DataFrame(rows)
     if data.empty:
-        return data, excluded.sort_values("study", kind="stable").reset_index(drop=True)
+        return data, excluded.table()
     data = _flags(corpus, data)
     data["label"] = [f"{study} ({group})" for study, group in zip(data["study"], data["group"])]
-    return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.sort_values("study", kind="stable").reset_index(drop=True)
+    return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.table()
 
 
 # --------------------------------------------------------------------------------------------
