@@ -460,6 +460,17 @@ def _one_arm(arms: pd.DataFrame, effect: str, rule: str) -> tuple[dict, str]:
     return first, f"arms {groups} combined into one (Cochrane Handbook 6.5.2.10)"
 
 
+def _single_arm_row(rec: dict, arms_rule: str, effect: str) -> dict:
+    """A single-arm dataset row (yi, vi) from one arm's (or the combined arms') record."""
+    if effect == "MC":
+        es = _escalc_at(rec, "MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
+    else:
+        es = _escalc_at(rec, effect, xi=[rec["events"]], ni=[rec["n"]])
+    return {**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
+            "n": rec["n"], "events1": rec.get("events", np.nan), "mean1": rec.get("mean", np.nan),
+            "sd1": rec.get("sd", np.nan), "arms": arms_rule, "yi": es.yi[0], "vi": es.vi[0]}
+
+
 def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str = "wan2014",
                      arm: str = "msc", min_patients: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per study (arm for single-arm measures, comparison for paired ones) with ``yi, vi``.
@@ -515,10 +526,17 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
                     "measure with data); set outcome.combine_definitions: true to pool definitions together"))
         arms = arms.loc[~other]
     rows = []
-    by_study = {sid: g for sid, g in arms.groupby("study", sort=False)}
-    no_arms = arms.iloc[:0]
+    positions = arms.groupby("study", sort=False).indices
+    is_msc, is_placebo = arms["is_msc"].to_numpy(bool), arms["is_placebo"].to_numpy(bool)
+    records = arms.to_dict("records") if len(arms) else []
     for study in studies:
-        a = by_study.get(study, no_arms)
+        at = positions.get(study, ())
+        msc_at = [i for i in at if is_msc[i]]
+        if len(msc_at) == 1 and not measure(effect).paired:  # the usual case, without a table per study
+            rec = records[msc_at[0]]
+            rows.append(_single_arm_row(rec, "", effect))
+            continue
+        a = arms.iloc[at] if len(at) else arms.iloc[:0]
         msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
         if msc.empty:
             if study not in excluded.studies:
@@ -549,13 +567,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
             rows.append(row)
         else:
             rec, arms_rule = _one_arm(msc, effect, spec.get("multiple_arms", "combine"))
-            if effect == "MC":
-                es = _escalc_at(rec, "MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
-            else:
-                es = _escalc_at(rec, effect, xi=[rec["events"]], ni=[rec["n"]])
-            rows.append({**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
-                         "n": rec["n"], "events1": rec.get("events", np.nan), "mean1": rec.get("mean", np.nan),
-                         "sd1": rec.get("sd", np.nan), "arms": arms_rule, "yi": es.yi[0], "vi": es.vi[0]})
+            rows.append(_single_arm_row(rec, arms_rule, effect))
     data = pd.DataFrame(rows)
     if data.empty:
         return data, excluded.table()
