@@ -187,13 +187,10 @@ def _arm_sizes(participants: pd.DataFrame) -> dict[tuple, list[tuple[str, float]
 
 def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float, imputation: str) -> pd.DataFrame:
     """Per (study, group): change mean, SD, n and how they were obtained."""
-    # the imputation method changes only means and SDs estimated from a median: without one, no dataset differs
-    medians = _memo(corpus, ("medians", tuple(measures)), lambda: _has_medians(corpus.outcomes_h, measures))
-    prep = _memo(corpus, ("continuous", tuple(measures), _key_of(window), imputation if medians else ""),
-                 lambda: _continuous_tables(corpus, measures, window, imputation))
+    prep = _continuous_prep(corpus, measures, window, imputation)
     if prep is None:
         return pd.DataFrame()
-    change, both, pairs = prep
+    change, both, pairs, _ = prep
     rows = []
     done = set()
     for rec in change.to_dict("records"):
@@ -244,6 +241,23 @@ def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float
     return pd.DataFrame(rows)
 
 
+def _continuous_prep(corpus: Corpus, measures: list[str], window: dict, imputation: str):
+    """:func:`_continuous_tables`, once per corpus and what changes them."""
+    # the imputation method changes only means and SDs estimated from a median: without one, no dataset differs
+    medians = _memo(corpus, ("medians", tuple(measures)), lambda: _has_medians(corpus.outcomes_h, measures))
+    return _memo(corpus, ("continuous", tuple(measures), _key_of(window), imputation if medians else ""),
+                 lambda: _continuous_tables(corpus, measures, window, imputation))
+
+
+def uses_correlation(corpus: Corpus, spec: dict, imputation: str) -> bool:
+    """Whether the pre-post correlation changes this analysis' dataset: only an arm whose change is derived
+    from follow-up and baseline summaries (no reported change) uses it."""
+    if spec["effect"].upper() not in ("MC", "MD"):
+        return False
+    prep = _continuous_prep(corpus, spec["outcome"].get("measures", []), spec.get("timepoint", {}), imputation)
+    return prep is not None and prep[3]
+
+
 def _has_medians(outcomes_h: pd.DataFrame, measures: list[str]) -> bool:
     """Whether any reported (not imputed) row of these measures is a median."""
     o = outcomes_h
@@ -271,6 +285,12 @@ def _continuous_tables(corpus: Corpus, measures: list[str], window: dict, imputa
     base = _stats_wide(level.loc[level["timepoint"] == "baseline"], ["study", "group", "measure"])
     post = _stats_wide(_pick_time(level, window), ["study", "group", "measure", "timepoint", "time_months"])
     both = post.merge(base, on=["study", "group", "measure"], suffixes=("", "_0")) if len(base) and len(post) else None
+    reported = {(rec["study"], rec["group"]) for rec in change.to_dict("records")
+                if np.isfinite(rec.get("mean", np.nan)) and np.isfinite(rec.get("sd", np.nan))}
+    derived = both is not None and any(
+        (rec["study"], rec["group"]) not in reported
+        and all(np.isfinite(rec.get(c, np.nan)) for c in ("mean", "mean_0", "sd", "sd_0"))
+        for rec in both.to_dict("records"))
     pairs = None
     ind = o.loc[(o["stat"] == "value") & (o["metric"] == "level")]
     if len(ind):
@@ -278,7 +298,7 @@ def _continuous_tables(corpus: Corpus, measures: list[str], window: dict, imputa
         f = _pick_time(ind, window).sort_values("line").drop_duplicates(["study", "group", "measure"])
         pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
         pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
-    return change, both, pairs
+    return change, both, pairs, derived
 
 
 def _escalc_at(where: dict, *args, **kwargs):
@@ -898,8 +918,13 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
         spec = analyses[name]
         corrs = grid.get("correlations", [spec.get("prepost_correlation", 0.5)]) if spec["effect"].upper() == "MC" else [np.nan]
         imps = grid.get("imputation", [spec.get("imputation", "wan2014")]) if spec["effect"].upper() in ("MC", "MD") else [""]
+        datasets: dict[tuple, pd.DataFrame] = {}
         for r, imp in itertools.product(corrs, imps):
-            built, _ = analysis_dataset(corpus, spec, r=0.5 if np.isnan(r) else r, imputation=imp or "wan2014")
+            r_used = 0.5 if np.isnan(r) else r
+            key = (imp, r_used if uses_correlation(corpus, spec, imp or "wan2014") else None)
+            if key not in datasets:  # a dataset no correlation changes is built once
+                datasets[key], _ = analysis_dataset(corpus, spec, r=r_used, imputation=imp or "wan2014")
+            built = datasets[key]
             for incl in grid.get("inclusion", ["all"]):
                 data = built.loc[_inclusion_mask(built, incl)] if len(built) else built
                 specs.append({"spec": spec_id, "analysis": name, "effect": spec["effect"].upper(),
