@@ -90,6 +90,17 @@ def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(project):
                         "run_multiverse"}, rules
     assert "wildcards: analysis=pga" in plan.stdout and "wildcards: analysis=sledai" not in plan.stdout
 
+    # the estimator of an analysis the multiverse varies: the multiverse's grid chooses its estimators, so only
+    # the analysis and the combining steps rerun, not its share of the multiverse (issue 12)
+    config["analyses"]["pga"].pop("method")
+    config["analyses"]["sledai"]["method"] = "DL"
+    (project / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = snakemake(project, "-n")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    rules = planned_rules(plan)
+    assert "pool_analysis" in rules and "run_multiverse" not in rules, rules
+    assert "wildcards: analysis=sledai" in plan.stdout
+
     # --config overrides work as Snakemake users expect: a harmonization option reruns harmonization
     plan = snakemake(project, "-n", "--config", "harmonize={summary_method: luo2018, prepost_correlation: 0.7}")
     assert plan.returncode == 0, plan.stderr[-3000:]

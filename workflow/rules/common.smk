@@ -8,6 +8,7 @@ from evsynth.common.config import (
     ConfigLocator,
     analysis_spec,
     check_run_config,
+    multiverse_spec,
 )
 from evsynth.common.io import output_folder_problem
 from evsynth.ingest.records import TABLES
@@ -104,13 +105,12 @@ def get_analysis_specs():
 
 
 def get_multiverse_spec(wildcards):
-    """One multiverse shard: the grid of choices for one analysis and that analysis' spec (editing one
-    analysis reruns only its shard)."""
+    """One multiverse shard: the grid of choices for one analysis and the keys of that analysis' spec the
+    multiverse reads (multiverse_spec): editing another analysis, or this one's estimator, test, level or
+    variants, does not rerun it."""
     grid = {**(config.get("multiverse") or {}), "analyses": [wildcards.analysis]}
-    return {
-        "grid": grid,
-        "analyses": {wildcards.analysis: analysis_spec(config, wildcards.analysis)},
-    }
+    spec = multiverse_spec(analysis_spec(config, wildcards.analysis))
+    return {"grid": grid, "analyses": {wildcards.analysis: spec}}
 
 
 def get_result_tables():

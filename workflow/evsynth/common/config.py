@@ -142,6 +142,18 @@ def analysis_spec(config: dict, name: str) -> dict:
     return merged
 
 
+#: The analysis keys the multiverse reads: what builds its datasets (evsynth.pool.analysis.analysis_dataset),
+#: the defaults of its grid, and the title of its curve. The estimator, test, level and sensitivity variants are
+#: not among them: the grid chooses those, so editing them reruns the analysis, not its share of the multiverse.
+MULTIVERSE_KEYS = ("effect", "outcome", "records", "timepoint", "individual_min_patients", "multiple_arms",
+                   "prepost_correlation", "imputation", "title")
+
+
+def multiverse_spec(spec: dict) -> dict:
+    """The part of an analysis' spec (:data:`MULTIVERSE_KEYS`) that can change its multiverse rows or curve."""
+    return {key: spec[key] for key in MULTIVERSE_KEYS if key in spec}
+
+
 # analysis `records` filters: key -> vocabulary kind of its terms
 RECORD_FILTERS = {"populations": "population", "conditions": "condition", "designs": "design",
                   "cell_sources": "cell_source", "routes": "route", "donors": "donor"}

@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from evsynth.common.code import code_name
+from evsynth.common.config import MULTIVERSE_KEYS, multiverse_spec  # noqa: F401  (the multiverse's params)
 from evsynth.common.inputs import InputError
 from evsynth.common.measures import measure
 from evsynth.describe.harms import patients_with_event
@@ -902,16 +903,6 @@ def _contrast_rows(name: str, spec: dict, corpus: Corpus, r: float, imputation: 
 
 
 MULTIVERSE_ORDER = ["analysis", "method", "test", "correlation", "imputation", "inclusion"]
-#: The analysis keys the multiverse reads: what builds its datasets (:func:`analysis_dataset`), the defaults of
-#: its grid, and the title of its curve. The estimator, test, level and sensitivity variants are not among
-#: them: the grid chooses those, so editing them reruns the analysis, not its share of the multiverse.
-MULTIVERSE_KEYS = ("effect", "outcome", "records", "timepoint", "individual_min_patients", "multiple_arms",
-                   "prepost_correlation", "imputation", "title")
-
-
-def multiverse_spec(spec: dict) -> dict:
-    """The part of an analysis' spec (:data:`MULTIVERSE_KEYS`) that can change its multiverse rows or curve."""
-    return {key: spec[key] for key in MULTIVERSE_KEYS if key in spec}
 
 
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
