@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from evsynth.common.figures import placeholder_figure
 from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
 from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse, run_analysis
 from evsynth.pool.log import analysis_log
 from evsynth.pool.reviews import review_comparison
-from evsynth.report.forest import forest_plot
 from evsynth.report.forest_rows import axis_label, forest_rows
-from evsynth.report.specification_curve import specification_curve
 from evsynth.report.workbook import write_workbook
 
 #: pooled.md shows these columns (pooled.csv has all).
@@ -40,6 +37,10 @@ def load_corpus(input) -> Corpus:
 def run_pool_analysis(input, output, params, wildcards) -> None:
     """Fit one analysis (``wildcards.analysis``, ``params.spec``); log what was pooled and left out
     (:func:`evsynth.pool.log.analysis_log`); write its pooled rows, study rows, exclusions, and the forest plot of the main fit (rows a reviewer can check: :mod:`evsynth.report.forest_rows`)."""
+    # the plotting modules load matplotlib: imported by the jobs that draw, not by every job of this stage
+    from evsynth.common.figures import placeholder_figure
+    from evsynth.report.forest import forest_plot
+
     name, spec = wildcards.analysis, params.spec
     corpus = load_corpus(input)
     with warnings.catch_warnings(record=True) as caught:
@@ -105,6 +106,9 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
     """One shard of the multiverse (params.multiverse: its grid and analyses, usually one) fitted in batches,
     saved typed (Parquet, output.table) for :func:`run_combine_multiverse`, and a specification curve per
     analysis (output.curves)."""
+    from evsynth.common.figures import placeholder_figure  # matplotlib: only in the jobs that draw
+    from evsynth.report.specification_curve import specification_curve
+
     config = params.multiverse
     table = multiverse(load_corpus(input), config["analyses"], config["grid"])
     Path(output.table).parent.mkdir(parents=True, exist_ok=True)

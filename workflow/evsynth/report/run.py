@@ -11,7 +11,6 @@ import pandas as pd
 from evsynth.common.io import write_csv
 from evsynth.ingest.ledger import build_ledger, quote_checks
 from evsynth.report.changes import compare_runs, input_manifest, write_changes
-from evsynth.report.dose_plot import dose_plot, dose_plot_rows
 from evsynth.report.environment import software_versions, write_config
 
 
@@ -25,6 +24,8 @@ def run_write_ledger(input, output, params=None, wildcards=None) -> None:
 
 def run_plot_doses(input, output, params=None, wildcards=None) -> None:
     """Dose per kg by study and route (input: doses, studies; output: the PNG and SVG)."""
+    from evsynth.report.dose_plot import dose_plot, dose_plot_rows  # matplotlib: only in the job that draws
+
     studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
     dose_plot(dose_plot_rows(pd.read_csv(input.doses), studies), list(output))
 
