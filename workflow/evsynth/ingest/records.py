@@ -298,7 +298,9 @@ class _Checker:
         except csv.Error as exc:
             self.error(rel, None, None, None, f"cannot be read as CSV: {exc}")
             return None
-        for ln, width in frame.attrs.get("overlong", []):
+        # popped, not read: pandas deep-copies a frame's attrs on every operation, and the tables (saved with
+        # them to Parquet) would carry the copy cost into every later stage
+        for ln, width in frame.attrs.pop("overlong", []):
             self.error(rel, ln, None, None, f"has {width} cells but the header has {len(header)} columns")
         for col in header:
             if col not in props:
