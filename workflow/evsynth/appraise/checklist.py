@@ -63,6 +63,21 @@ def derive_checklist(
     return sort_checklist(pd.DataFrame(rows, columns=COLUMNS), tools)
 
 
+def _rows_by_study(tables: Mapping[str, pd.DataFrame]):
+    """A function giving one study's rows of every record table, the tables split by study once: each rule
+    reads its study's rows, and selecting them from the whole table per rule grew with the square of the
+    number of studies. The rows, their order, index and columns are those a selection by study gives."""
+    split = {}
+    for name, df in tables.items():
+        if df is not None and "study" in df.columns:
+            split[name] = ({sid: rows for sid, rows in df.groupby("study", sort=False)}, df.iloc[:0])
+
+    def rows(sid: str) -> dict[str, pd.DataFrame]:
+        return {name: (split[name][0].get(sid, split[name][1]) if name in split else df)
+                for name, df in tables.items()}
+    return rows
+
+
 def build_checklist(
     studies: Mapping[str, dict],
     tables: Mapping[str, pd.DataFrame],
@@ -78,20 +93,24 @@ def build_checklist(
     """
     overrides = overrides or {}
     parts = []
+    own_rows = _rows_by_study(tables)
     for sid in sorted(studies):
         study = dict(studies[sid])
         study.setdefault("id", sid)
-        cl = derive_checklist(study, dict(tables), tools, min_followup_months, followup_bound)
+        cl = derive_checklist(study, own_rows(str(study["id"])), tools, min_followup_months, followup_bound)
         if overrides.get(sid):
             cl = apply_overrides(cl, {sid: overrides[sid]}, tools)
         parts.append(cl)
     cl = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     derived = overall_judgements(cl[cl["item"] != OVERALL_ITEM], tools["settings"])
     add = []
+    overall_rows: dict[tuple, object] = {}  # (study, tool) -> its overall row's index label, the first one
+    for idx, study, tool, item in zip(cl.index, cl["study"], cl["tool"], cl["item"]):
+        if item == OVERALL_ITEM:
+            overall_rows.setdefault((study, tool), idx)
     for _, r in derived.iterrows():
-        mask = (cl["study"] == r["study"]) & (cl["tool"] == r["tool"]) & (cl["item"] == OVERALL_ITEM)
-        if mask.any():
-            idx = cl.index[mask][0]
+        idx = overall_rows.get((r["study"], r["tool"]))
+        if idx is not None:
             cl.at[idx, "derived_rationale"] = r["rationale"]
             if cl.at[idx, "judgement"] != r["overall"]:
                 cl.at[idx, "derived_judgement"] = r["overall"]

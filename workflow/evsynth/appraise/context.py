@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -172,17 +173,27 @@ def yaml_key_line(path: str, key: str, root: Any = None) -> int | None:
         candidates.insert(0, Path(root) / path)
     for p in candidates:
         if p.is_file():
-            inside = False
-            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-                if re.match(r"^appraisal:\s*$", line):
-                    inside = True
-                    continue
-                if inside and re.match(r"^\S", line):
-                    inside = False
-                if inside and re.match(rf"^\s+{re.escape(key)}\s*:", line):
-                    return i
-            return None
+            stat = p.stat()
+            return _appraisal_key_lines(str(p), stat.st_mtime_ns, stat.st_size).get(key)
     return None
+
+
+@lru_cache(maxsize=4096)
+def _appraisal_key_lines(path: str, mtime_ns: int, size: int) -> dict[str, int]:
+    """Key -> 1-based line of the first ``key:`` inside the ``appraisal:`` block, read once per file version
+    (a study's facts are looked up item by item; the file was read again for each)."""
+    found: dict[str, int] = {}
+    inside = False
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if re.match(r"^appraisal:\s*$", line):
+            inside = True
+            continue
+        if inside and re.match(r"^\S", line):
+            inside = False
+        m = re.match(r"^\s+([^\s:][^:]*?)\s*:", line) if inside else None
+        if m:
+            found.setdefault(m.group(1), i)
+    return found
 
 
 #: A derivation rule: context -> (judgement, rationale, evidence).
