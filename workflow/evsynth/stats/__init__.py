@@ -19,7 +19,7 @@ from evsynth.stats.leave1out import leave1out
 from evsynth.stats.options import METHODS, TESTS
 from evsynth.stats.permutest import PermutationTestResult, permutest
 from evsynth.stats.predict import predict
-from evsynth.stats.rma import RMAResult, rma, rma_table
+from evsynth.stats.rma import RMAResult, rma
 from evsynth.stats.rma_mh import FixedEffectsResult, rma_mh
 from evsynth.stats.rma_peto import rma_peto
 from evsynth.stats.subgroups import SubgroupResult, subgroup_analysis
@@ -29,5 +29,5 @@ __all__ = [
     "SubgroupResult", "TESTS", "backtransform", "baujat", "change_sd", "cumulative", "escalc",
     "influence", "leave1out", "mean_sd_from_quantiles", "permutest", "pool_proportions_glmm",
     "predict", "ranktest", "regtest", "rma",
-    "rma_many", "rma_mh", "rma_peto", "rma_table", "sd_from_ci", "sd_from_se", "subgroup_analysis",
+    "rma_many", "rma_mh", "rma_peto", "sd_from_ci", "sd_from_se", "subgroup_analysis",
 ]

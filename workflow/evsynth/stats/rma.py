@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -261,8 +261,3 @@ def rma(
     if X.shape[1] > 1:
         r2 = _r2(y, v, X, mth, tst, level, float(out["tau2"][0]), bool(out["converged"][0]))
     return _result_from(out, 0, mth, tst, level, names, r2=r2, data={"yi": y, "vi": v, "X": X})
-
-
-def rma_table(results: Iterable[RMAResult]) -> pd.DataFrame:
-    """Stack several results' to_dict() into a DataFrame."""
-    return pd.DataFrame([r.to_dict() for r in results])
