@@ -34,11 +34,12 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in one place, shown as ``file, line N, key K: 'value' <what was expected>``."""
+    """One problem in one place, shown as ``file, line N, key K: 'value' <what was expected>`` (``column C`` for
+    a CSV file's column). The one problem type of every file a person edits: records, reviewer files, config."""
 
     file: str
     line: int | None
-    key: str | None
+    key: str | None  # the YAML key path or config key, or the CSV column
     value: object
     expected: str
 
@@ -47,7 +48,7 @@ class Problem:
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.key:
-            where.append(f"key {self.key}")
+            where.append(f"{'column' if str(self.file).lower().endswith('.csv') else 'key'} {self.key}")
         shown = "" if self.value is None or self.value == "" else f"'{self.value}' "
         return f"{', '.join(where)}: {shown}{self.expected}"
 

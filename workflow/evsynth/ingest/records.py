@@ -45,24 +45,9 @@ PROVENANCE_REQUIRED = ("every row needs its source and quote (a value the curato
                        "curator_note: resources/README.md)")
 
 
-@dataclass(frozen=True)
-class RecordError:
-    """One problem in one place: ``file, line N, column C: 'value' <problem>``."""
-
-    file: str
-    line: int | None
-    column: str | None
-    value: object
-    expected: str
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        if self.column:
-            where.append(f"{'key' if self.file.endswith(('.yaml', '.yml')) else 'column'} {self.column}")
-        shown = "" if self.value is None or self.value == "" else f"'{self.value}' "
-        return f"{', '.join(where)}: {shown}{self.expected}"
+#: One problem in one place of a record (``file, line N, column C: 'value' <problem>``): the problem type of
+#: every file a person edits, :class:`evsynth.common.inputs.Problem`.
+RecordError = inputs.Problem
 
 
 class RecordValidationError(ValueError):
