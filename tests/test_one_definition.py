@@ -25,13 +25,14 @@ from evsynth.common.code import resolve_code_name
 from evsynth.common.config import analysis_spec
 from evsynth.common.io import save_records
 from evsynth.common.timepoints import followup
-from evsynth.describe.discrepancies import checked, find_discrepancies, summary_dose_conflicts
+from evsynth.describe.discrepancies import checked, find_discrepancies, range_conflicts, summary_dose_conflicts
 from evsynth.describe.studies import study_table
 from evsynth.describe.summaries import analysis_units, descriptive_summaries, pediatric_case_outcomes
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, implied_weight_conflicts
 from evsynth.ingest.records import TABLES, load_records
 from evsynth.pool.analysis import Corpus, run_analysis
+from evsynth.select.evidence import select_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "resources" / "appraisal" / "tools.yaml"
@@ -153,7 +154,9 @@ def test_every_row_names_a_function_of_the_package(corpus):
     studies, tables = records.studies, records.tables
     conflicts = checked(implied_weight_conflicts(doses), implied_weight_conflicts)
     per_kg = checked(summary_dose_conflicts(doses, studies), summary_dose_conflicts)
-    discrepancies = find_discrepancies(tables, studies, extra=[conflicts, per_kg])
+    ranges = checked(range_conflicts(doses, studies), range_conflicts)
+    evidence, _ = select_evidence(tables, studies)
+    discrepancies = find_discrepancies(tables, studies, extra=[conflicts, per_kg, ranges], evidence=evidence)
     checklist = build_checklist(studies, tables, load_tools(TOOLS), overrides, 6.0)
     corpus_ = Corpus(studies, tables, outcomes)
     pooled = pd.concat([run_analysis(n, analysis_spec(CONFIG, n), corpus_)["pooled"]
@@ -163,7 +166,11 @@ def test_every_row_names_a_function_of_the_package(corpus):
     assert len(discrepancies) and (discrepancies["check"] != "").all()
     assert (checklist["rule"] != "").all() and "reviewer" in set(checklist["rule"])
     assert (checklist.loc[checklist["source"] == "reviewer", "rule"] == "reviewer").all()
-    assert len(names["check"]) >= 3 and len(names["rule"]) >= 10
+    # every check of the describe stage and the dose check found rows in the shipped corpus
+    assert {"evsynth.describe.discrepancies.repeated_values", "evsynth.describe.discrepancies.selection_conflicts",
+            "evsynth.describe.discrepancies.claim_conflicts", "evsynth.describe.discrepancies.summary_dose_conflicts",
+            } <= names["check"], names["check"]
+    assert len(names["rule"]) >= 10
     for column, values in names.items():
         for name in values:
             assert callable(resolve_code_name(name)), (column, name)
