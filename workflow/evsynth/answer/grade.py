@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from evsynth.common.inputs import InputError, load_yaml
+from evsynth.common.measures import codes
 
 __all__ = [
     "LEVELS", "DOMAINS", "Rating", "GradeError", "starting_level", "rate_risk_of_bias", "rate_inconsistency",
@@ -50,7 +51,7 @@ __all__ = [
 LEVELS = ["very low", "low", "moderate", "high"]
 DOMAINS = ["risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias"]
 RANDOMIZED = {"rct"}
-COMPARATIVE = {"MD", "SMD", "OR", "RR", "RD"}
+COMPARATIVE = codes(paired=True)
 
 #: Thresholds of the rating rules (config ``summary_of_findings.grade`` overrides any of them).
 DEFAULTS = {

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.answer.grade import COMPARATIVE, DOMAINS, grade_table
-from evsynth.common.measures import measure
+from evsynth.common.measures import codes, measure
 
 __all__ = ["SOF_COLUMNS", "SHOWN_COLUMNS", "summary_of_findings", "evidence_rows", "worst_judgement"]
 
@@ -42,9 +42,10 @@ SCALES = {
 STUDY_ROW_COLUMNS = ["analysis", "study", "group", "measure", "population", "design", "yi", "n", "events1",
                      "weight", "n1", "n2", "events2"]
 _FILTERED = r"(conditions|design|population|systematic review|cell_source|route|donor|no usable)\b"
-PROPORTIONS = {"PLO", "PR", "PFT", "RD"}
-RATIOS = {"OR", "RR"}
-BINARY = {"PLO", "PR", "PFT", "OR", "RR", "RD"}
+#: Effects shown as percentages (proportions and the risk difference), as ratios, and binary effects (registry).
+PROPORTIONS = codes(binary=True, ratio=False)
+RATIOS = codes(ratio=True)
+BINARY = codes(binary=True)
 _RANK = {"low": 0, "some concerns": 1, "moderate": 1, "no information": 1, "unclear": 1, "high": 2,
          "serious": 2, "critical": 3}
 POPULATION_WORDS = {"pediatric": "children", "adult": "adults", "mixed": "mixed populations"}

@@ -1,5 +1,6 @@
 """The effect measures an analysis may declare (config ``effect``): one registry for the analyses, the
-forest plots and the multiverse.
+forest plots, the multiverse, the summary of findings and GRADE (which effects are comparative, proportions,
+ratios: :func:`codes`).
 
 Each :class:`Measure` says on which scale it is pooled, how it goes back to the natural scale (by the
 engine's :func:`evsynth.stats.effects.backtransform`), how its axis is labelled, where its null line is
@@ -32,6 +33,16 @@ class Measure:
         return engine_backtransform(self.code, x, ni)
 
     @property
+    def proportion(self) -> bool:
+        """A single-arm proportion (events / n of MSC arms): PLO, PR, PFT."""
+        return self.binary and not self.paired
+
+    @property
+    def ratio(self) -> bool:
+        """Pooled on the log scale and shown as a ratio (null 1 on the natural scale): OR, RR."""
+        return self.scale == "exp"
+
+    @property
     def plot_transform(self) -> str | None:
         """The forest plot's ``transform`` (:mod:`evsynth.report.axes`)."""
         return None if self.scale == "identity" else self.scale
@@ -47,6 +58,12 @@ MEASURES: dict[str, Measure] = {m.code: m for m in (
     Measure("RR", "Risk ratio", "exp", 0.0, paired=True, binary=True),
     Measure("RD", "Risk difference", "identity", 0.0, paired=True, binary=True),
 )}
+
+
+def codes(**properties: bool) -> frozenset[str]:
+    """The effect codes whose registry entries have these properties, e.g. ``codes(paired=True)``."""
+    return frozenset(code for code, m in MEASURES.items()
+                     if all(getattr(m, name) == value for name, value in properties.items()))
 
 
 def measure(effect: str) -> Measure:

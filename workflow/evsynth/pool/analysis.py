@@ -33,7 +33,7 @@ from scipy.stats import norm
 from evsynth.common.code import code_name
 from evsynth.common.config import MULTIVERSE_KEYS, multiverse_spec  # noqa: F401  (the multiverse's params)
 from evsynth.common.inputs import InputError
-from evsynth.common.measures import measure
+from evsynth.common.measures import codes, measure
 from evsynth.describe.harms import patients_with_event
 from evsynth.harmonize.imputation import impute_summary
 from evsynth.stats import rma_many, subgroup_analysis
@@ -601,7 +601,7 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
 # pooling
 
 
-PROPORTIONS = {"PLO", "PR", "PFT"}
+PROPORTIONS = codes(proportion=True)
 CONTRAST = {"MC": "MD", "PLO": "OR", "PR": "OR", "PFT": "OR"}
 SMALL_STUDY_REF = "Sterne 2011 (BMJ 343:d4002); Cochrane Handbook 13.3.5.4"
 

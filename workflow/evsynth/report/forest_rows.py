@@ -20,9 +20,11 @@ import re
 import numpy as np
 import pandas as pd
 
+from evsynth.common.measures import codes
+
 __all__ = ["forest_rows", "study_label", "axis_label"]
 
-PROPORTIONS = {"PLO", "PR", "PFT"}
+PROPORTIONS = codes(proportion=True)
 
 
 def study_label(study: str, meta: dict | None) -> str:
