@@ -139,7 +139,7 @@ def test_forest_plot_backtransforms(tmp_path):
                   k=3)
     text = _svg_text(forest_plot(ft, pooled, [tmp_path / "ft.svg"], title="FT", effect_label="Proportion",
                                        transform="ipft", null_value=None)[0])
-    assert f"{back[0]:.2f} [" in text
+    assert f"{back[0]:.3f} [" in text  # proportions: three decimals throughout the plot
     with pytest.raises(ValueError, match="ipft"):
         forest_plot(ft.drop(columns="n"), pooled, [tmp_path / "x.svg"], title="x", effect_label="x",
                           transform="ipft")

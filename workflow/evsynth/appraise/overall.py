@@ -19,6 +19,13 @@ import pandas as pd
 
 from evsynth.appraise.tools import OVERALL_ITEM
 
+#: judgement words of every tool -> robvis colour category (plots and the forest plots' risk-of-bias column)
+CATEGORY = {
+    "yes": "low", "no": "high", "unclear": "unclear", "not applicable": "not_applicable",
+    "low": "low", "some concerns": "some_concerns", "moderate": "some_concerns", "high": "high",
+    "serious": "high", "critical": "critical", "no information": "no_information",
+}
+
 
 def overall_scale(tools: dict, tool: str) -> list[str]:
     """The judgements an overall row of ``tool`` may take."""

@@ -24,17 +24,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from evsynth.appraise.overall import CATEGORY  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 __all__ = ["PALETTES", "SYMBOLS", "CATEGORY", "traffic_light", "summary_bars", "summary_counts"]
 
 # Judgement -> display category (tools.yaml `display` holds the same mapping per tool).
-CATEGORY = {
-    "yes": "low", "no": "high", "unclear": "unclear", "not applicable": "not_applicable",
-    "low": "low", "some concerns": "some_concerns", "moderate": "some_concerns", "high": "high",
-    "serious": "high", "critical": "critical", "no information": "no_information",
-}
 PALETTES = {
     "cochrane": {"low": "#02C100", "some_concerns": "#E2DF07", "high": "#BF0000", "critical": "#820000",
                  "no_information": "#4EA1F7", "unclear": "#4EA1F7", "not_applicable": "#cccccc"},

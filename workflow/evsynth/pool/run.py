@@ -14,7 +14,7 @@ from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markd
 from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse, run_analysis
 from evsynth.pool.log import analysis_log
 from evsynth.pool.reviews import review_comparison
-from evsynth.report.forest_rows import axis_label, forest_rows
+from evsynth.report.forest_rows import axis_label, forest_rows, overall_risk_of_bias
 from evsynth.report.workbook import write_workbook
 
 #: pooled.md shows these columns (pooled.csv has all).
@@ -59,25 +59,19 @@ def run_pool_analysis(input, output, params, wildcards) -> None:
         placeholder_figure(output.forest[0], f"{spec.get('title', name)}: no study has data for this analysis.")
         return
     effect = spec["effect"].upper()
-    overall = {}
-    if getattr(input, "bias", None):
-        bias = pd.read_csv(input.bias)
-        bias = bias.loc[~bias["overall"].eq("not applicable")]
-        tools = {"murad": "Murad", "jbi_case_series": "JBI", "jbi_case_report": "JBI", "rob2": "RoB 2",
-                 "robins_i": "ROBINS-I"}
-        bias = bias.assign(text=bias["overall"] + " (" + bias["tool"].map(tools).fillna(bias["tool"]) + ")")
-        overall = bias.groupby("study")["text"].agg(lambda s: ", ".join(dict.fromkeys(s))).to_dict()
+    overall = overall_risk_of_bias(pd.read_csv(input.bias)) if getattr(input, "bias", None) else {}
     o = corpus.outcomes_h
     measures = spec["outcome"].get("measures", [])
     unit = o.loc[o["measure"].isin(measures), "unit_h"].dropna().astype(str)
     direction = o.loc[o["measure"].isin(measures), "direction"].dropna().astype(str)
-    rows, pooled, transform, null = forest_rows(data, main, effect, corpus.studies, overall)
-    forest_plot(rows, pooled, list(output.forest), title=spec.get("title", name),
-                effect_label=axis_label(effect, unit.iloc[0] if len(unit) else "",
-                                        direction.iloc[0] if len(direction) else ""),
-                transform=transform, null_value=null,
-                caveat=CAVEAT + " * imputed or derived value. RoB: the study's overall risk of bias "
-                                "(bias_overall.csv).")
+    # adverse events and deaths: fewer is better (the outcome's direction when it names measures)
+    direction = direction.iloc[0] if len(direction) else ("lower_better" if "adverse_events" in spec["outcome"] else "")
+    fi = forest_rows(data, main, effect, corpus.studies, overall, direction=direction, pooled_rows=out["pooled"],
+                     subgroups=spec.get("subgroups", []))
+    forest_plot(fi.rows, fi.pooled, list(output.forest), title=spec.get("title", name),
+                effect_label=axis_label(effect, unit.iloc[0] if len(unit) else "", direction),
+                transform=fi.transform, null_value=fi.null, columns=fi.columns, subgroups=fi.subgroups,
+                favours=fi.favours, decimals=fi.decimals, caveat=CAVEAT + " * imputed or derived value.")
 
 
 def run_combine_pooled(input, output, params=None, wildcards=None) -> None:

@@ -94,6 +94,8 @@ def fmt_tau2(x: Any) -> str:
         return "NA"
     if v == 0:
         return "0"
+    if 0 < v < 1e-4:  # an estimate at the boundary, numerically zero (a GLMM's 6e-25)
+        return "< 0.0001"
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
