@@ -168,15 +168,68 @@ def test_specification_curve(tmp_path):
                             choice_columns=["estimator", "test", "correlation"])
     _check(written, tmp_path)
     text = _svg_text(written[1])
-    assert "16 of 18 specifications shown" in text
-    assert "1 specification did not converge and is not shown" in text
-    assert "1 specification gave no estimate" in text
+    assert "18 specifications give 16 distinct results" in text
+    assert "1 specification did not converge (not shown)" in text
+    assert "1 specification leaves no study with data" in text
     for word in ("estimator", "REML", "knha", "0.5", "CI excludes the null", "pre-specified"):
         assert word in text
     # ratio scale and nothing converged
-    written = specification_curve(mv.assign(converged=False), [tmp_path / "none.svg"], title="x",
-                                        effect_label="RR", choice_columns=["estimator"], transform="exp")
-    assert "no specification converged" in _svg_text(written[0])
+    written = specification_curve(mv.assign(converged=False, k=3), [tmp_path / "none.svg"], title="x",
+                                  effect_label="RR", choice_columns=["estimator"], transform="exp")
+    assert "no specification has an estimate" in _svg_text(written[0])
+
+
+def _spec_rows() -> pd.DataFrame:
+    """Twelve specifications: six estimators x two tests on two studies, where every estimator finds tau^2 = 0
+    (one result per test), and two that leave one study (an exclusion), and one that leaves none."""
+    rows = []
+    for est in ["DL", "REML", "ML", "PM", "HS", "SJ"]:
+        for test, half in (("z", 0.2), ("knha", 0.5)):
+            rows.append(dict(estimator=est, test=test, inclusion="all", k=2, studies="a;b", estimate=-1.5,
+                             ci_lb=-1.5 - half, ci_ub=-1.5 + half, converged=True))
+    for test in ("z", "knha"):
+        rows.append(dict(estimator="REML", test=test, inclusion="exclude_high_risk", k=1, studies="a",
+                         estimate=-2.0, ci_lb=-2.6, ci_ub=-1.4, converged=False))
+    rows.append(dict(estimator="REML", test="z", inclusion="exclude_imputed", k=0, studies="", estimate=np.nan,
+                     ci_lb=np.nan, ci_ub=np.nan, converged=False))
+    return pd.DataFrame(rows)
+
+
+def test_specification_curve_collapses_identical_results_and_names_single_studies(tmp_path):
+    from evsynth.report.specification_curve import collapse_specifications, specification_status
+
+    mv = _spec_rows()
+    assert specification_status(mv).value_counts().to_dict() == {"pooled": 12, "single study": 2, "no data": 1}
+    d = collapse_specifications(mv, ["estimator", "test", "inclusion"])
+    assert sorted(d["n_specs"]) == [2, 6, 6]  # two tests x six estimators: two results; one single study
+    assert set(d.loc[d["n_specs"].eq(6), "estimator"].iloc[0]) == {"DL", "REML", "ML", "PM", "HS", "SJ"}
+    (svg,) = specification_curve(mv, [tmp_path / "c.svg"], title="c", effect_label="MC",
+                                 choice_columns=["estimator", "test", "inclusion"])
+    text = _svg_text(svg)
+    assert "15 specifications give 3 distinct results" in text
+    assert "2 specifications leave one study" in text and "single study" in text
+    assert "did not converge" not in text  # a single-study specification is not a failed fit
+    assert "exclude high risk" in text  # choice labels as words, the whole label drawn
+
+
+@pytest.mark.parametrize(("effect", "transform", "null"), [
+    ("MC", None, 0.0), ("MD", None, 0.0), ("RD", None, 0.0), ("OR", "exp", 0.0), ("RR", "exp", 0.0),
+    ("PLO", None, None), ("PR", None, None)])
+def test_specification_curve_null_belongs_to_the_measure(effect, transform, null):
+    from evsynth.report.specification_curve import null_for
+
+    assert null_for(effect) == (transform, null)
+
+
+def test_proportions_are_not_coloured_against_a_null_of_zero(tmp_path):
+    mv = _spec_rows().assign(estimate=0.12, ci_lb=0.05, ci_ub=0.25)  # every CI excludes 0
+    (svg,) = specification_curve(mv, [tmp_path / "p.svg"], title="deaths", effect_label="Pooled proportion",
+                                 choice_columns=["estimator"], null_value=None)
+    text = _svg_text(svg)
+    assert "CI excludes the null" not in text and "No null line" in text
+    (svg,) = specification_curve(mv, [tmp_path / "or.svg"], title="OR", effect_label="OR",
+                                 choice_columns=["estimator"], transform="exp", null_value=0.0)
+    assert "the null line is at 1" in _svg_text(svg)
 
 
 def test_dose_plot(tmp_path):

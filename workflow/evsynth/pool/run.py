@@ -101,7 +101,7 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
     saved typed (Parquet, output.table) for :func:`run_combine_multiverse`, and a specification curve per
     analysis (output.curves)."""
     from evsynth.common.figures import placeholder_figure  # matplotlib: only in the jobs that draw
-    from evsynth.report.specification_curve import specification_curve
+    from evsynth.report.specification_curve import null_for, pooled_label, specification_curve
 
     config = params.multiverse
     table = multiverse(load_corpus(input), config["analyses"], config["grid"])
@@ -109,17 +109,14 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
     table.to_parquet(output.table, index=False)
     for name, spec in config["analyses"].items():
         rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
-        rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
+        transform, null = null_for(spec["effect"])
+        if transform is None:  # differences and proportions drawn on their natural scale; ratios on the log
+            rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
         paths = [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")]
         choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
                    if rows[c].nunique(dropna=False) > 1]
-        if not rows["converged"].any():
-            for path in paths:
-                if path.endswith(".png"):
-                    placeholder_figure(path, f"{spec.get('title', name)}: no specification could be fitted.")
-            continue
-        specification_curve(rows, paths, title=spec.get("title", name), effect_label="Pooled estimate",
-                            choice_columns=choices)
+        specification_curve(rows, paths, title=spec.get("title", name), effect_label=pooled_label(spec["effect"]),
+                            choice_columns=choices, transform=transform, null_value=null)
 
 
 def run_combine_multiverse(input, output, params=None, wildcards=None) -> None:

@@ -1,6 +1,16 @@
 """Specification curve: the pooled estimates of every specification of the multiverse, sorted, over a dot
 matrix of the analytic choices that produced each (Simonsohn, Simmons and Nelson 2020).
 
+What a reader must not be misled by:
+
+- specifications that give the same result (same studies, same estimate and interval: an estimator that
+  finds no heterogeneity, an exclusion that excludes nobody) are one column; its dots mark every choice that
+  gives it and the number above it says how many specifications it stands for (:func:`collapse_specifications`);
+- a specification left with one study is that study's own estimate, drawn hollow and called "single study",
+  not "did not converge"; one with no study is counted as such;
+- the null line belongs to the effect measure (:func:`null_for`): 0 for differences, 1 for ratios (drawn on a
+  log axis), none for the proportion of one group, where nothing is coloured "CI excludes the null".
+
 Pure and deterministic like :mod:`evsynth.report.forest`; the scales are in :mod:`evsynth.report.axes`.
 """
 
@@ -24,11 +34,16 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from evsynth.common.figures import save_figure  # noqa: E402
 from evsynth.report.axes import (  # noqa: E402
-    display_scale, figure_footer, figure_title, finite, fmt, limits, nice_log_ticks, text_width_in, tick_label, wrap,
+    display_scale, figure_footer, figure_title, finite, fmt, limits, nice_log_ticks, text_width_in, tick_label,
 )
 from evsynth.report.style import DPI, FS, FS_SMALL, FS_TITLE, GREY, LIGHT, OKABE_ITO, RC  # noqa: E402
 
-__all__ = ["specification_curve"]
+__all__ = ["specification_curve", "collapse_specifications", "null_for", "pooled_label", "specification_status"]
+
+#: differences: no effect is 0; ratios: 1 (0 on the log scale the analysis uses); one group's proportion or
+#: mean: no null
+DIFFERENCES = {"MC", "MD", "SMD", "RD", "SMCR", "SMCC"}
+RATIOS = {"OR", "RR", "ROM", "IRR", "HR"}
 
 
 def _options(col: pd.Series) -> list[str]:
@@ -55,6 +70,64 @@ def _opt_label(v: Any) -> str:
     return str(v)
 
 
+def null_for(effect: str) -> tuple[str | None, float | None]:
+    """(transform, null on the analysis scale) of a specification curve for an effect measure: differences
+    ``(None, 0)``, ratios ``("exp", 0)`` (a log axis with the null at 1), proportions of one group
+    ``(None, None)``: a proportion has no value that means 'no effect'."""
+    effect = str(effect).upper()
+    if effect in RATIOS:
+        return "exp", 0.0
+    if effect in DIFFERENCES:
+        return None, 0.0
+    return None, None
+
+
+def pooled_label(effect: str) -> str:
+    """The y-axis label of a specification curve: what the estimates are, on the scale drawn."""
+    effect = str(effect).upper()
+    return {"MC": "Pooled mean change from baseline", "MD": "Pooled mean difference, MSC minus placebo",
+            "SMD": "Pooled standardized mean difference", "RD": "Pooled risk difference",
+            "OR": "Pooled odds ratio (log scale)", "RR": "Pooled risk ratio (log scale)",
+            }.get(effect, "Pooled proportion" if effect in ("PLO", "PR", "PFT", "PAS") else "Pooled estimate")
+
+
+def specification_status(mv: pd.DataFrame) -> pd.Series:
+    """Per specification: ``pooled`` (a fit of two or more studies), ``single study`` (one study: its own
+    estimate, not pooled), ``no data`` (no study, or no estimate) or ``not converged``."""
+    est = np.isfinite(pd.to_numeric(mv["estimate"], errors="coerce").to_numpy(float))
+    k = pd.to_numeric(mv["k"], errors="coerce").to_numpy(float) if "k" in mv.columns else np.full(len(mv), np.nan)
+    conv = (mv["converged"].fillna(False).astype(bool).to_numpy() if "converged" in mv.columns
+            else np.ones(len(mv), bool))
+    status = np.where(~est | (k == 0), "no data",
+                      np.where(k == 1, "single study", np.where(conv, "pooled", "not converged")))
+    return pd.Series(status, index=mv.index)
+
+
+def collapse_specifications(mv: pd.DataFrame, choice_columns: list[str]) -> pd.DataFrame:
+    """One row per distinct result (status, studies, estimate and interval to 10 significant digits) among the
+    drawable specifications (pooled or single study), with ``n_specs`` (how many it stands for), ``primary``
+    (any of them pre-specified) and, per choice column, the set of its option labels."""
+    d = mv.assign(_status=specification_status(mv))
+    d = d.loc[d["_status"].isin(["pooled", "single study"])].copy()
+    if d.empty:
+        return d.assign(n_specs=pd.Series(dtype=int))
+    key = [d["_status"], d["studies"].astype(str) if "studies" in d.columns else pd.Series("", index=d.index)]
+    for c in ("estimate", "ci_lb", "ci_ub"):
+        key.append(pd.to_numeric(d[c], errors="coerce").map(lambda x: f"{x:.10g}"))
+    d["_key"] = pd.concat(key, axis=1).astype(str).agg("|".join, axis=1)
+    out = []
+    for _, g in d.groupby("_key", sort=True):
+        row = g.iloc[0].to_dict()
+        row["n_specs"] = len(g)
+        row["primary"] = bool(g["primary"].fillna(False).astype(bool).any()) if "primary" in g.columns else False
+        for c in choice_columns:
+            col = g[c]
+            labs = col.astype(object).map(_opt_label) if isinstance(col.dtype, pd.CategoricalDtype) else col.map(_opt_label)
+            row[c] = frozenset(labs)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 def specification_curve(
     multiverse: pd.DataFrame,
     paths: list[str],
@@ -65,15 +138,16 @@ def specification_curve(
     transform: str | None = None,
     null_value: float | None = 0.0,
 ) -> list[Path]:
-    """Specification curve: estimates (sorted, with CIs) over a dot matrix of the analytic choices.
+    """Specification curve: distinct results (sorted, with CIs) over a dot matrix of the analytic choices.
 
     ``multiverse``: one row per specification with ``estimate, ci_lb, ci_ub`` (analysis scale) and the
-    columns named in ``choice_columns``. Optional ``converged`` (bool): False rows are skipped and counted in
-    the footnote, as are rows without a finite estimate. Optional ``primary`` (bool): the pre-specified
-    specification(s) are marked. ``transform``: as in :func:`forest_plot` except ``"ipft"`` (back-transform
-    first and pass ``"none-precomputed"``). A specification is coloured "CI excludes the null" when its
-    interval lies entirely on one side of ``null_value`` (analysis scale; None: no colouring, no null line).
-    Options of a choice are listed in category order, numerically, or in order of first appearance.
+    columns named in ``choice_columns``; optional ``k`` (studies; 1: a single-study specification), ``studies``
+    (which ones), ``converged`` (bool) and ``primary`` (bool: the pre-specified specification(s), marked).
+    Specifications with the same result are collapsed (:func:`collapse_specifications`). ``transform``: as in
+    :func:`forest_plot` except ``"ipft"`` (back-transform first and pass ``"none-precomputed"``). A result is
+    coloured "CI excludes the null" when its interval lies entirely on one side of ``null_value`` (analysis
+    scale; None: no colouring, no null line; see :func:`null_for`). Options of a choice are listed in category
+    order, numerically, or in order of first appearance.
     """
     missing = [c for c in ["estimate", "ci_lb", "ci_ub", *choice_columns] if c not in multiverse.columns]
     if missing:
@@ -86,28 +160,29 @@ def specification_curve(
     bounded01 = t in ("ilogit", "iarcsin")
     mv = multiverse.reset_index(drop=True)
     total = len(mv)
-    conv = mv["converged"].fillna(False).astype(bool) if "converged" in mv.columns else pd.Series(True, index=mv.index)
-    est_ok = np.isfinite(pd.to_numeric(mv["estimate"], errors="coerce").to_numpy(float))
-    n_failed = int((~conv).sum())
-    n_noest = int((conv & ~est_ok).sum())
-    keep = conv.to_numpy() & est_ok
+    status = specification_status(mv)
+    counts = status.value_counts()
     options = {c: _options(mv[c]) for c in choice_columns}
-    d = mv[keep].copy()
-    d["_est"] = f(d["estimate"].to_numpy(float))
-    d["_lb"] = f(d["ci_lb"].to_numpy(float))
-    d["_ub"] = f(d["ci_ub"].to_numpy(float))
-    d = d.sort_values("_est", kind="mergesort").reset_index(drop=True)
+    d = collapse_specifications(mv, choice_columns)
+    if len(d):
+        d["_est"] = f(d["estimate"].to_numpy(float))
+        d["_lb"] = f(d["ci_lb"].to_numpy(float))
+        d["_ub"] = f(d["ci_ub"].to_numpy(float))
+        d = d.sort_values(["_est", "_lb", "_ub"], kind="mergesort").reset_index(drop=True)
     n = len(d)
+    single = (d["_status"] == "single study").to_numpy() if n else np.zeros(0, bool)
     null = None
     if null_value is not None and finite(null_value):
         null = float(f(float(null_value)))
         if log and null <= 0:
             null = None
-    if null is not None:
+    if null is not None and n:
         excl = ((d["_lb"] > null) | (d["_ub"] < null)).to_numpy()
     else:
         excl = np.zeros(n, dtype=bool)
     c_ex, c_in = OKABE_ITO["vermillion"], GREY
+    if null is None:
+        c_in = OKABE_ITO["blue"]
     colours = np.where(excl, c_ex, c_in)
 
     # matrix rows: per choice a header row, then its options
@@ -117,26 +192,31 @@ def specification_curve(
         mrows.extend((c, o) for o in options[c])
     row_of = {(c, o): i for i, (c, o) in enumerate(mrows) if o is not None}
 
-    # geometry
-    label_chars = max([len(wrap(o, 28, 1)) + 2 for (_, o) in mrows if o is not None] +
-                      [len(c.replace("_", " ")) for c in choice_columns] + [10])
-    left = min(max(text_width_in(label_chars, FS_SMALL) + 0.35, 1.4), 3.0)
-    plot_w = min(max(0.09 * n, 4.5), 11.0)
+    # geometry: the option labels and the bold choice names both fit left of the matrix
+    label_chars = max([len(_pretty(o)) + 2 for (_, o) in mrows if o is not None] +
+                      [int(len(_pretty(c)) * 1.15) for c in choice_columns] + [10])
+    left = max(text_width_in(label_chars, FS_SMALL) + 0.45, 1.4)
+    plot_w = min(max(0.12 * n, 4.5), 11.0)
     right = 0.25
     fig_w = round(left + plot_w + right, 2)
     top_h = 2.6
     mat_row = 0.17
     mat_h = mat_row * len(mrows)
-    foot = []
-    foot.append(f"{n} of {total} specifications shown, sorted by estimate; bars: confidence intervals.")
-    if n_failed:
-        foot.append(f"{n_failed} specification{'s' if n_failed != 1 else ''} did not converge and "
-                    f"{'are' if n_failed != 1 else 'is'} not shown.")
-    if n_noest:
-        foot.append(f"{n_noest} specification{'s' if n_noest != 1 else ''} gave no estimate and "
-                    f"{'are' if n_noest != 1 else 'is'} not shown.")
+    foot = [f"{total} specifications give {n} distinct result{'s' if n != 1 else ''} (columns, sorted by "
+            "estimate; bars: confidence intervals); a column's dots mark every choice that gives it, the number "
+            "above it how many specifications it stands for."]
+    if counts.get("single study", 0):
+        foot.append(f"{_specs(counts['single study'], 'leave')} one study: drawn hollow, that study's own "
+                    "estimate (not pooled).")
+    if counts.get("no data", 0):
+        foot.append(f"{_specs(counts['no data'], 'leave')} no study with data (not shown).")
+    if counts.get("not converged", 0):
+        foot.append(f"{counts['not converged']} specification{'s' if counts['not converged'] != 1 else ''} "
+                    "did not converge (not shown).")
+    if null is None:
+        foot.append("No null line: a proportion of one group has no value that means 'no effect'.")
     if t == "exp":
-        foot.append("Ratios on a log scale.")
+        foot.append("Ratios on a log scale; the null line is at 1.")
     wrap_chars = int((fig_w - 0.4) / (FS_SMALL * 0.6 / 72))
     foot = [line for s in foot for line in textwrap.wrap(s, wrap_chars)]
     title_lines = textwrap.wrap(title, int((fig_w - 0.4) / (FS_TITLE * 0.6 / 72))) or [""]
@@ -151,7 +231,7 @@ def specification_curve(
         axm = fig.add_axes((left / fig_w, (foot_h + 0.1) / fig_h, plot_w / fig_w, mat_h / fig_h), sharex=ax)
         xs = np.arange(n)
         ax.set_xlim(-0.5 - 0.01 * n, max(n, 1) - 0.5 + 0.01 * n)
-        ms = float(min(5.0, max(1.5, 0.6 * plot_w * 72 / max(n, 1))))
+        ms = float(min(6.0, max(1.5, 0.6 * plot_w * 72 / max(n, 1))))
         lw = float(min(1.2, max(0.4, 0.25 * plot_w * 72 / max(n, 1))))
         if n:
             lims = limits(list(d["_lb"]) + list(d["_ub"]) + ([null] if null is not None else []), log, bounded01)
@@ -161,51 +241,53 @@ def specification_curve(
                 ax.yaxis.set_minor_locator(NullLocator())
             ax.set_ylim(*lims)
             ax.yaxis.set_major_formatter(FuncFormatter(tick_label))
-            if "primary" in d.columns:
-                for xp in xs[d["primary"].fillna(False).astype(bool).to_numpy()]:
-                    for a in (ax, axm):
-                        a.axvspan(xp - 0.5, xp + 0.5, color=OKABE_ITO["yellow"], alpha=0.35, lw=0, zorder=0)
+            for xp in xs[d["primary"].fillna(False).astype(bool).to_numpy()]:
+                for a in (ax, axm):
+                    a.axvspan(xp - 0.5, xp + 0.5, color=OKABE_ITO["yellow"], alpha=0.35, lw=0, zorder=0)
             for colr in (c_in, c_ex):
-                m = colours == colr
-                if m.any():
-                    ax.vlines(xs[m], np.clip(d["_lb"].to_numpy()[m], *lims), np.clip(d["_ub"].to_numpy()[m], *lims),
-                              color=colr, lw=lw, zorder=2)
-                    ax.plot(xs[m], d["_est"].to_numpy()[m], ls="none", marker="o", ms=ms, color=colr, zorder=3)
+                for hollow in (False, True):
+                    m = (colours == colr) & (single == hollow)
+                    if m.any():
+                        ax.vlines(xs[m], np.clip(d["_lb"].to_numpy()[m], *lims),
+                                  np.clip(d["_ub"].to_numpy()[m], *lims), color=colr, lw=lw, zorder=2,
+                                  linestyles="dotted" if hollow else "solid")
+                        ax.plot(xs[m], d["_est"].to_numpy()[m], ls="none", marker="o", ms=ms, zorder=3,
+                                mec=colr, mfc="white" if hollow else colr)
+            if n <= 60:
+                ub = np.clip(d["_ub"].to_numpy(), *lims)
+                for x, u, k in zip(xs, ub, d["n_specs"]):
+                    ax.annotate(f"{int(k)}", (x, u), xytext=(0, 2), textcoords="offset points", ha="center",
+                                va="bottom", fontsize=FS_SMALL - 1, color="#404040")
             if null is not None and lims[0] <= null <= lims[1]:
                 ax.axhline(null, color="black", lw=0.8, ls=(0, (4, 3)), zorder=1)
-            med = float(np.median(d["_est"]))
+            med = float(np.median(np.repeat(d["_est"].to_numpy(), d["n_specs"].to_numpy(int))))
             ax.axhline(med, color=OKABE_ITO["blue"], lw=0.8, ls=":", zorder=1)
         else:
-            ax.text(0.5, 0.5, "no specification converged", transform=ax.transAxes, ha="center", va="center")
+            ax.text(0.5, 0.5, "no specification has an estimate", transform=ax.transAxes, ha="center", va="center")
             ax.set_yticks([])
         ax.set_ylabel(effect_label, fontsize=FS)
         ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
         for s in ("top", "right"):
             ax.spines[s].set_visible(False)
 
-        # dot matrix
+        # dot matrix: one dot per option a column's specifications use
         axm.set_ylim(len(mrows) - 0.5, -0.5)
-        yrows = []
-        for c in choice_columns:
-            col = d[c]
-            lab = col.astype(object).map(_opt_label) if isinstance(col.dtype, pd.CategoricalDtype) else col.map(_opt_label)
-            yrows.append(np.array([row_of.get((c, v), -1) for v in lab]))
-        for colr in (c_in, c_ex):
-            m = colours == colr
-            if m.any():
-                for yr in yrows:
-                    ok = m & (yr >= 0)
-                    axm.plot(xs[ok], yr[ok], ls="none", marker="o", ms=ms * 0.9, color=colr)
+        for i in range(n):
+            for c in choice_columns:
+                ys = sorted(row_of[(c, o)] for o in d[c].iloc[i] if (c, o) in row_of)
+                if ys:
+                    axm.plot([i] * len(ys), ys, ls="none", marker="o", ms=ms * 0.8, mec=colours[i],
+                             mfc="white" if single[i] else colours[i])
         ticks, tlabels = [], []
         for i, (c, o) in enumerate(mrows):
             if o is None:
-                axm.text(-0.04 - (left - 0.3) / plot_w, i, c.replace("_", " "), transform=blended_transform_factory(
-                    axm.transAxes, axm.transData), ha="left", va="center", fontsize=FS_SMALL, fontweight="bold")
+                axm.text(0.2 / fig_w, i, _pretty(c), transform=blended_transform_factory(fig.transFigure, axm.transData),
+                         ha="left", va="center", fontsize=FS_SMALL, fontweight="bold")
                 if i:
                     axm.axhline(i - 0.5, color=LIGHT, lw=0.6)
             else:
                 ticks.append(i)
-                tlabels.append(wrap(o, 28, 1))
+                tlabels.append(_pretty(o))
                 axm.axhline(i, color=LIGHT, lw=0.4, zorder=0)
         axm.set_yticks(ticks)
         axm.set_yticklabels(tlabels, fontsize=FS_SMALL)
@@ -215,15 +297,29 @@ def specification_curve(
             axm.spines[s].set_visible(False)
 
         figure_title(fig, title_lines, fig_w, fig_h)
-        handles = [Line2D([], [], ls="none", marker="o", color=c_ex, label="CI excludes the null"),
-                   Line2D([], [], ls="none", marker="o", color=c_in, label="CI includes the null")] \
-            if null is not None else [Line2D([], [], ls="none", marker="o", color=c_in, label="specification")]
+        if null is not None:
+            handles = [Line2D([], [], ls="none", marker="o", color=c_ex, label="CI excludes the null"),
+                       Line2D([], [], ls="none", marker="o", color=c_in, label="CI includes the null")]
+        else:
+            handles = [Line2D([], [], ls="none", marker="o", color=c_in, label="pooled")] if (~single).any() else []
+        if single.any():
+            handles.append(Line2D([], [], ls="none", marker="o", mec=GREY, mfc="white", label="single study"))
         if n:
             handles.append(Line2D([], [], color=OKABE_ITO["blue"], ls=":", label=f"median ({fmt(med)})"))
-        if "primary" in d.columns and d["primary"].fillna(False).astype(bool).any():
+        if n and d["primary"].fillna(False).astype(bool).any():
             handles.append(Patch(color=OKABE_ITO["yellow"], alpha=0.35, label="pre-specified"))
         fig.legend(handles=handles, loc="upper left", ncol=len(handles), frameon=False, fontsize=FS_SMALL,
-                   bbox_to_anchor=(left / fig_w, 1 - (0.15 + 0.22 * len(title_lines) + 0.02) / fig_h),
+                   bbox_to_anchor=(0.2 / fig_w, 1 - (0.15 + 0.22 * len(title_lines) + 0.02) / fig_h),
                    handlelength=1.5, columnspacing=1.2, borderaxespad=0.0)
         figure_footer(fig, foot, fig_w, fig_h, foot_h)
         return save_figure(fig, paths, dpi=DPI)
+
+
+def _specs(n: int, verb: str) -> str:
+    """'1 specification leaves' / '3 specifications leave'."""
+    return f"{n} specification{'s' if n != 1 else ''} {verb if n != 1 else verb + 's'}"
+
+
+def _pretty(text: str) -> str:
+    """A choice or option id as words ('exclude_high_risk' -> 'exclude high risk')."""
+    return str(text).replace("_", " ")
