@@ -234,7 +234,7 @@ def test_run_appraise_studies(project):
     assert overall.set_index(["study", "tool"])["overall"].to_dict() == rows.to_dict()
     # a tool no study uses gets a placeholder saying so
     assert (project / "results/plots/bias/rob2_summary.png").read_bytes().startswith(PNG)
-    assert "No study in the corpus is appraised with rob2" in (project / "results/plots/bias/rob2_summary.svg").read_text()
+    assert "No study of the question's conditions is appraised with rob2" in (project / "results/plots/bias/rob2_summary.svg").read_text()
 
 
 def test_run_report_discrepancies(project):

@@ -30,6 +30,7 @@ rule appraise_studies:
         min_followup_months=config["appraisal"]["min_followup_months"],
         followup_bound=config["followup"]["range_bound"],
         colourblind=config["appraisal"]["colourblind"],
+        conditions=config["summaries"]["conditions"],
     resources:
         mem_mb=1000,
         runtime=10,

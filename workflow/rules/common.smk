@@ -34,7 +34,9 @@ for folder in ("results", "logs"):
 ANALYSES = sorted(config.get("analyses") or {})
 MULTIVERSE = (config.get("multiverse") or {}).get("analyses", [])
 APPRAISAL_TOOLS = "resources/appraisal/tools.yaml"
-BIAS_TOOLS = bias_tools(APPRAISAL_TOOLS)
+BIAS_TOOLS = bias_tools(
+    APPRAISAL_TOOLS, config["studies_dir"], config["summaries"]["conditions"]
+)
 RECORD_TABLES = list(TABLES)
 
 

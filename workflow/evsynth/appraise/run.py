@@ -9,7 +9,7 @@ from evsynth.appraise.checklist import build_checklist
 from evsynth.appraise.overall import overall_judgements
 from evsynth.appraise.overrides import load_overrides
 from evsynth.appraise.plots import summary_bars, traffic_light
-from evsynth.appraise.tools import load_tools
+from evsynth.appraise.tools import in_question, load_tools
 from evsynth.appraise.writing import write_checklist
 from evsynth.common.figures import placeholder_figure
 from evsynth.common.io import load_saved_records, write_csv
@@ -20,7 +20,8 @@ def run_appraise_studies(input, output, params, wildcards=None) -> None:
     """Bias checklist (CSV + Markdown), overall judgement per study and tool, and the robvis plots.
 
     input: records (Parquet tables), studies (JSON), tools (tools.yaml), overrides (appraisal.yaml files);
-    output: csv, md, overall, plots; params: min_followup_months, followup_bound, colourblind.
+    output: csv, md, overall, plots; params: min_followup_months, followup_bound, colourblind, conditions
+    (the plots show the studies of these conditions only; None: every study).
     ``bias_overall.csv`` applies the same tools.yaml thresholds as the checklist's overall rows.
     """
     records = load_saved_records(input.records, input.studies)
@@ -29,17 +30,22 @@ def run_appraise_studies(input, output, params, wildcards=None) -> None:
                                 params.min_followup_months, params.followup_bound)
     write_checklist(checklist, output.csv, output.md, tools)
     write_csv(overall_judgements(checklist, tools["settings"]), output.overall)
+    # the plots describe the studies of the question's conditions (the GVHD dosing references stay out
+    # unless config summaries.conditions lists GVHD); the checklist and bias_overall.csv keep every study
+    conditions = getattr(params, "conditions", None)
+    asked = {s for s, meta in records.studies.items() if in_question(meta, conditions)}
+    plotted = checklist.loc[checklist["study"].isin(asked)]
     for path in output.plots:
         path = Path(path)
         if path.suffix != ".png":  # one call writes the PNG and the SVG beside it
             continue
         kind = "traffic_light" if path.stem.endswith("_traffic_light") else "summary"
         tool = path.stem[: -len(f"_{kind}")]
-        if (checklist["tool"] == tool).any():
+        if (plotted["tool"] == tool).any():
             draw = traffic_light if kind == "traffic_light" else summary_bars
-            draw(checklist, tool, path.with_suffix(""), colourblind=params.colourblind)
+            draw(plotted, tool, path.with_suffix(""), colourblind=params.colourblind)
         else:
-            placeholder_figure(path, f"No study in the corpus is appraised with {tool}.")
+            placeholder_figure(path, f"No study of the question's conditions is appraised with {tool}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ thresholds the rules use (``settings``; read only from tools.yaml, never default
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 import yaml
@@ -63,10 +64,35 @@ def load_tools(path: str | Path) -> dict:
     return tools
 
 
-def bias_tools(path: str | Path) -> list[str]:
-    """The tools that draw risk-of-bias plots: every tool in tools.yaml but ``none`` (the workflow's plot list)."""
+def in_question(meta: dict | None, conditions: Iterable[str] | None) -> bool:
+    """Whether a study (its study.yaml) is about the question's conditions (``summaries.conditions`` in
+    config); None: every study. The GVHD dosing references (conditions ``[GVHD]``) are not, unless the config
+    lists GVHD."""
+    if conditions is None:
+        return True
+    return bool(set(conditions) & set((meta or {}).get("conditions") or []))
+
+
+def bias_tools(path: str | Path, studies_dir: str | Path | None = None,
+               conditions: Iterable[str] | None = None) -> list[str]:
+    """The tools that draw risk-of-bias plots (the workflow's plot list), in tools.yaml order: every tool but
+    ``none``; with ``studies_dir``, only the tools the designs of its studies about ``conditions`` are
+    appraised with (no plot is drawn for a tool no study uses). A study.yaml that cannot be read is skipped
+    here: the record validator reports it."""
     tools = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return [name for name in tools.get("tools", {}) if name != "none"]
+    names = [name for name in tools.get("tools", {}) if name != "none"]
+    if studies_dir is None:
+        return names
+    used = set()
+    for meta_path in sorted(Path(studies_dir).glob("*/study.yaml")):
+        try:
+            meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(meta, dict) or not in_question(meta, conditions):
+            continue
+        used |= {use.get("tool") for use in (tools.get("designs", {}).get(meta.get("design")) or [])}
+    return [name for name in names if name in used]
 
 
 def tool_order(tools: dict) -> dict[str, int]:
