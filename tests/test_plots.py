@@ -236,13 +236,53 @@ def test_dose_plot(tmp_path):
     written = _render_twice(dose_plot, tmp_path, _doses())
     _check(written, tmp_path)
     text = _svg_text(written[1])
-    assert "not derivable: li2019 (arm a), kuca2020." in text
-    for word in ("Pediatric", "Adult", "Mixed", "deng2017", "msc high", "intravenous", "intra-articular",
-                 "route not reported"):
+    assert "Not shown, no dose per kg derivable (2 studies): li2019 (arm a); kuca2020." in text
+    for word in ("Pediatric", "Adult", "deng2017", "msc high", "intravenous", "intra-articular"):
         assert word in text
-    assert text.index("Pediatric") < text.index("Adult") < text.index("Mixed")
+    assert "Mixed" not in text  # kuca2020, its only study, has no dose: listed, not drawn as an empty line
+    assert text.index("Pediatric") < text.index("Adult")
     with pytest.raises(ValueError, match="lack columns"):
         dose_plot(_doses().drop(columns="population"), [tmp_path / "x.png"])
+
+
+def test_dose_plot_rows_keep_every_study_and_say_why_not(tmp_path):
+    """Summary-only doses are drawn (liang2010 reports its dose only as a summary), totals without a weight
+    and unreadable doses are listed with the reason, placebo is not a dose, repeats are one marker (x3), the
+    GVHD references are grouped as dosing references."""
+    from evsynth.report.dose_plot import dose_plot_rows
+
+    doses = pd.DataFrame([
+        dict(study="liang2010", group="all", route="iv", summary=True, rule="summary row; per-kg 1e+06",
+             cells_per_kg=1e6),
+        dict(study="deng2017", group="msc", route="iv", summary=True, rule="summary row; total 2e+08 cells",
+             cells_per_kg=np.nan),
+        dict(study="deng2017", group="placebo", route="iv", summary=False, rule="not a cell product",
+             cells_per_kg=np.nan),
+        dict(study="bonig2019", group="all", route="iv", summary=True, rule="not read: marked dose_readable=no",
+             cells_per_kg=np.nan),
+        *[dict(study="wong2021", group="P3", route="iv", summary=False, rule="per-kg 1.8e+06",
+               cells_per_kg=1.8e6)] * 3,
+        dict(study="wong2021", group="P3", route="iv", summary=True, rule="summary row; per-kg 1.8e+06",
+             cells_per_kg=1.8e6),
+        dict(study="bbmt2014", group="all", route="iv", summary=False, rule="per-kg 1.5e+06", cells_per_kg=1.5e6),
+    ]).assign(cells_per_kg_low=np.nan, cells_per_kg_high=np.nan)
+    metas = {"liang2010": {"population": "adult", "conditions": ["SLE"]},
+             "deng2017": {"population": "adult", "conditions": ["SLE"]},
+             "bonig2019": {"population": "mixed", "conditions": ["GVHD"]},
+             "wong2021": {"population": "pediatric", "conditions": ["SLE"]},
+             "bbmt2014": {"population": "mixed", "conditions": ["GVHD"]}}
+    rows = dose_plot_rows(doses, metas, ["SLE"]).set_index(["study", "group"])
+    assert rows.loc[("liang2010", "all"), "cells_per_kg"] == 1e6  # the summary row, not dropped
+    assert rows.loc[("deng2017", "msc"), "reason"] == "total cells only, no body weight to divide by"
+    assert ("deng2017", "placebo") not in rows.index
+    assert rows.loc[("bonig2019", "all"), "reason"] == "dose unreadable in the source"
+    assert rows.loc[("wong2021", "P3"), "count"] == 3  # three administrations, the summary not added
+    assert rows.loc[("bbmt2014", "all"), "population"] == "dosing reference"
+    (svg,) = dose_plot(dose_plot_rows(doses, metas, ["SLE"]), [tmp_path / "d.svg"])
+    text = _svg_text(svg)
+    assert "liang2010" in text and "×3" in text and "Dosing references (GVHD" in text
+    assert "deng2017 (msc): total cells only, no body weight to divide by" in text
+    assert "bonig2019 (all): dose unreadable in the source" in text
 
 
 def test_style_does_not_leak(tmp_path):

@@ -108,6 +108,8 @@ rule plot_doses:
             caption="../report/doses.rst",
             category="Descriptive summaries",
         ),
+    params:
+        conditions=config["summaries"]["conditions"],
     resources:
         mem_mb=1000,
         runtime=10,

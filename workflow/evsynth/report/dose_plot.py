@@ -39,16 +39,62 @@ ROUTE_STYLE: dict[str, tuple[str, str, str]] = {
     "unspecified": ("route not reported", GREY, "h"),
 }
 _EXTRA_STYLE = [(OKABE_ITO["black"], "*"), (OKABE_ITO["yellow"], "p"), ("#666666", "<"), ("#B35806", ">")]
-POPULATION_ORDER = ["pediatric", "adult", "mixed", "unspecified"]
+POPULATION_ORDER = ["pediatric", "adult", "mixed", "unspecified", "dosing reference"]
+POPULATION_LABEL = {"dosing reference": "Dosing references (GVHD, not the question's conditions)"}
 
 
-def dose_plot_rows(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
-    """The rows the dose plot shows: the selected administrations (:func:`evsynth.harmonize.tables.selected_doses`:
-    one per administration, never another report's copy of it; not per-group summaries) of cell products, with
-    the study's ``population`` from study.yaml ("unspecified" where it has none)."""
-    doses = selected_doses(doses).copy()
-    doses["population"] = doses["study"].map(lambda s: studies[s].get("population", "unspecified"))
-    return doses.loc[~doses["summary"].astype(bool) & ~doses["rule"].astype(str).eq("not a cell product")]
+def dose_reason(rule: str) -> str:
+    """Why a dose row gives no dose per kg, in words, from the harmonizer's ``rule`` (doses.csv)."""
+    rule = str(rule or "")
+    if rule.startswith("not read") or "not read:" in rule:
+        return "dose unreadable in the source"
+    if "dose not reported" in rule:
+        return "dose not reported"
+    if "total" in rule and "per-kg" not in rule:
+        return "total cells only, no body weight to divide by"
+    return "no dose per kg"
+
+
+def dose_plot_rows(doses: pd.DataFrame, studies: dict, conditions=None) -> pd.DataFrame:
+    """The rows the dose plot draws and lists, one per study, arm (``group``), route and dose.
+
+    The selected rows (:func:`evsynth.harmonize.tables.selected_doses`: one per administration, never another
+    report's copy of it) of cell products (placebo arms are not doses). Per study and arm: the administrations with a dose
+    per kg; where an arm has none, its summary rows with one (liang2010, sun2010 and wang2014 report the dose
+    only as a summary); identical rows are one, with ``count``. An arm with no dose per kg at all is one row
+    with ``reason`` (:func:`dose_reason`), so the plot lists it instead of dropping it. ``population`` comes
+    from study.yaml ("unspecified" where it has none); studies not about ``conditions`` (config
+    ``summaries.conditions``; the GVHD dosing references) are grouped as ``dosing reference``.
+    """
+    from evsynth.appraise.tools import in_question
+
+    doses = selected_doses(doses)
+    d = doses.loc[~doses["rule"].astype(str).eq("not a cell product")].copy()
+    d["population"] = d["study"].map(lambda s: (studies.get(s) or {}).get("population") or "unspecified")
+    if conditions is not None:
+        ref = ~d["study"].map(lambda s: in_question(studies.get(s), conditions))
+        d.loc[ref, "population"] = "dosing reference"
+    d["group"] = d["group"].fillna("").astype(str)
+    value = ["cells_per_kg", "cells_per_kg_low", "cells_per_kg_high"]
+    for c in value:
+        v = pd.to_numeric(d[c], errors="coerce").astype(float)
+        d[c] = v.where(v > 0)
+    d["_has"] = d[value].notna().any(axis=1)
+    d["_summary"] = d["summary"].astype(str).str.lower().isin(["true", "1"])
+    out = []
+    for (study, group), g in d.groupby(["study", "group"], sort=True):
+        shown = g.loc[g["_has"] & ~g["_summary"]]
+        if shown.empty:
+            shown = g.loc[g["_has"]]
+        if shown.empty:
+            first = g.sort_values("_summary", kind="stable").iloc[0]
+            out.append({**first.to_dict(), "count": 0, "reason": dose_reason(first["rule"])})
+            continue
+        shown = shown.assign(route=shown["route"].fillna("unspecified"))
+        for _, same in shown.groupby(["route", *value], sort=False, dropna=False):
+            out.append({**same.iloc[0].to_dict(), "count": len(same), "reason": ""})
+    cols = ["study", "group", "route", *value, "population", "count", "reason"]
+    return pd.DataFrame(out, columns=cols).reset_index(drop=True)
 
 
 def _route_styles(routes: list[str]) -> dict[str, tuple[str, str, str]]:
@@ -72,11 +118,13 @@ def dose_plot(doses: pd.DataFrame, paths: list[str], *, title: str = "MSC dose p
     after these). Each row of ``doses`` (an administration or an arm) is a marker at ``cells_per_kg``; its
     ``cells_per_kg_low``..``_high`` range is a horizontal bar. A study with one plotted row takes one line
     labelled with the study; a study with several takes one line per row, labelled with the ``group`` (an
-    administration's dose range without a point value is drawn as the bar alone). Rows without any per-kg
-    value are listed in the footnote ("not derivable: study (group)"); a study with none at all keeps its
-    line, marked "not derivable". Routes are the vocabulary keys (iv, intra_articular, ...; see
-    ``ROUTE_STYLE``); missing routes count as "unspecified". Studies are sorted by id within a population;
-    rows keep their input order within a study.
+    administration's dose range without a point value is drawn as the bar alone; optional ``count``: identical
+    rows it stands for, shown as "×3"). Rows without any per-kg value are not drawn: the footnote lists every
+    one, "study (group): reason" (optional column ``reason``), the studies with no dose at all apart from the
+    arms of drawn studies, so nothing is dropped silently and no study is both drawn and called not
+    derivable. Routes are the vocabulary keys (iv, intra_articular, ...; see ``ROUTE_STYLE``); missing routes
+    count as "unspecified". Studies are sorted by id within a population; rows keep their input order within
+    a study.
     """
     need = ["study", "group", "route", "cells_per_kg", "cells_per_kg_low", "cells_per_kg_high", "population"]
     missing = [c for c in need if c not in doses.columns]
@@ -92,6 +140,18 @@ def dose_plot(doses: pd.DataFrame, paths: list[str], *, title: str = "MSC dose p
     d["study"] = d["study"].astype(str)
     d["group"] = d["group"].map(lambda g: "" if blank(g) else " ".join(str(g).split()))
     d["_has"] = d[["cells_per_kg", "cells_per_kg_low", "cells_per_kg_high"]].notna().any(axis=1)
+    d["why"] = d["reason"].fillna("").astype(str) if "reason" in d.columns else ""
+    d["_count"] = pd.to_numeric(d["count"], errors="coerce").fillna(1).astype(int) if "count" in d.columns else 1
+    nd = d[~d["_has"]]
+    drawn = set(d.loc[d["_has"], "study"])
+
+    def _listed(rows: pd.DataFrame) -> list[str]:
+        return list(dict.fromkeys((f"{r.study} ({r.group})" if r.group else r.study) + (f": {r.why}" if r.why else "")
+                                  for r in rows.itertuples()))
+
+    nd_studies = _listed(nd.loc[~nd["study"].isin(drawn)])
+    nd_arms = _listed(nd.loc[nd["study"].isin(drawn)])
+    d = d.loc[d["_has"]].reset_index(drop=True)
 
     pops = [p for p in POPULATION_ORDER if (d["population"] == p).any()] + \
         sorted(set(d["population"]) - set(POPULATION_ORDER))
@@ -109,11 +169,9 @@ def dose_plot(doses: pd.DataFrame, paths: list[str], *, title: str = "MSC dose p
     routes_present = sorted(d["route"].unique(), key=lambda r: (list(ROUTE_STYLE).index(r) if r in ROUTE_STYLE
                                                                 else len(ROUTE_STYLE), r))
     styles = _route_styles(routes_present)
-    nd = d[~d["_has"]]
-    nd_txt = list(dict.fromkeys(f"{r.study} ({r.group})" if r.group else r.study for r in nd.itertuples()))
 
     row_h = 0.26
-    study_chars = max([len(ln[1]) for ln in lines if ln[0] != "pop"] + [len(p) for p in pops] + [10])
+    study_chars = max([len(ln[1]) for ln in lines if ln[0] != "pop"] + [10])
     arm_chars = max([len(textwrap.shorten(ln[2]["group"] or "-", 26, placeholder="…")) for ln in lines
                      if ln[0] == "arm"] + [0])
     study_w = text_width_in(study_chars) + 0.15
@@ -124,8 +182,14 @@ def dose_plot(doses: pd.DataFrame, paths: list[str], *, title: str = "MSC dose p
     fig_w = round(left + plot_w + right, 2)
     wrap_chars = int((fig_w - 0.4) / (FS_SMALL * 0.55 / 72))
     foot = ["Markers: dose per kg as reported or derived; bars: reported ranges (low to high)."]
-    if nd_txt:
-        foot.append("not derivable: " + ", ".join(nd_txt) + ".")
+    if (d["_count"] > 1).any():
+        foot.append("×n: n administrations with the same dose and route.")
+    if nd_studies:
+        n_nd = nd.loc[~nd["study"].isin(drawn), "study"].nunique()
+        foot.append(f"Not shown, no dose per kg derivable ({n_nd} stud{'y' if n_nd == 1 else 'ies'}): "
+                    + "; ".join(nd_studies) + ".")
+    if nd_arms:
+        foot.append("Arms of the studies shown without a dose per kg: " + "; ".join(nd_arms) + ".")
     foot = [line for s in foot for line in textwrap.wrap(s, wrap_chars)]
     title_lines = textwrap.wrap(title, int((fig_w - 0.4) / (FS_TITLE * 0.6 / 72))) or [""]
     leg_cols = max(1, min(len(routes_present), int(plot_w / 1.45)))
@@ -164,8 +228,8 @@ def dose_plot(doses: pd.DataFrame, paths: list[str], *, title: str = "MSC dose p
         x_study, x_arm = 0.2 + 0.15, left - 0.08
         for i, ln in enumerate(lines):
             if ln[0] == "pop":
-                ax.text(0.2, i, ln[1].replace("_", " ").capitalize(), transform=lab_tf, ha="left", va="center",
-                        fontsize=FS, fontweight="bold", clip_on=False)
+                ax.text(0.2, i, POPULATION_LABEL.get(ln[1], ln[1].replace("_", " ").capitalize()), transform=lab_tf,
+                        ha="left", va="center", fontsize=FS, fontweight="bold", clip_on=False)
                 if i:
                     ax.plot([0, 1], [i - 0.5, i - 0.5], transform=ax_tf, color=GREY, lw=0.6)
                 continue
@@ -192,6 +256,10 @@ def dose_plot(doses: pd.DataFrame, paths: list[str], *, title: str = "MSC dose p
                 ax.plot([xv, xv], [i - 0.22, i + 0.22], color=colr, lw=1.2, zorder=2)
             if math.isfinite(pt):
                 ax.plot([pt], [i], marker=mk, ms=6.5, color=colr, mec="black", mew=0.4, ls="none", zorder=3)
+            if r["_count"] > 1:
+                xv = pt if math.isfinite(pt) else (hi_ if math.isfinite(hi_) else lo_)
+                ax.annotate(f"×{r['_count']}", (xv, i), xytext=(6, 0), textcoords="offset points", ha="left",
+                            va="center", fontsize=FS_SMALL, color="#444444")
 
         figure_title(fig, title_lines, fig_w, fig_h)
         handles = [Line2D([], [], ls="none", marker=styles[r][2], ms=6.5, color=styles[r][1], mec="black", mew=0.4,

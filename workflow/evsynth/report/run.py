@@ -23,11 +23,13 @@ def run_write_ledger(input, output, params=None, wildcards=None) -> None:
 
 
 def run_plot_doses(input, output, params=None, wildcards=None) -> None:
-    """Dose per kg by study and route (input: doses, studies; output: the PNG and SVG)."""
+    """Dose per kg by study and route (input: doses, studies; output: the PNG and SVG; params.conditions: the
+    question's conditions, the other studies are drawn as dosing references)."""
     from evsynth.report.dose_plot import dose_plot, dose_plot_rows  # matplotlib: only in the job that draws
 
     studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
-    dose_plot(dose_plot_rows(pd.read_csv(input.doses), studies), list(output))
+    conditions = getattr(params, "conditions", None) if params is not None else None
+    dose_plot(dose_plot_rows(pd.read_csv(input.doses), studies, conditions), list(output))
 
 
 def run_record_environment(input, output, params, wildcards=None) -> None:
