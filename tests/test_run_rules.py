@@ -133,7 +133,8 @@ def project(tmp_path_factory):
                         bias="results/tables/bias_overall.csv")
         a = "results/analyses/sledai/"
         run_pool_analysis(pool_in, Files(pooled=a + "pooled.csv", studies=a + "studies.csv",
-                                         excluded=a + "excluded.csv", forest=[a + "forest.png", a + "forest.svg"]),
+                                         excluded=a + "excluded.csv", forest=[a + "forest.png", a + "forest.svg"],
+                                         funnel=a + "funnel"),
                           Files(spec=SPEC), Files(analysis="sledai"))
         run_combine_pooled(Files(pooled=[a + "pooled.csv"], studies=[a + "studies.csv"], excluded=[a + "excluded.csv"]),
                            Files(csv="results/tables/pooled.csv", md="results/tables/pooled.md",

@@ -17,6 +17,7 @@ rule pool_analysis:
             category="Meta-analyses",
             subcategory="{analysis}",
         ),
+        funnel=directory("results/analyses/{analysis}/funnel"),
     params:
         spec=get_analysis_spec,
     resources:

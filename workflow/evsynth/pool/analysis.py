@@ -704,8 +704,13 @@ def pool(data: pd.DataFrame, method: str, test: str, level: float = 95, model: s
     return fit
 
 
-def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> list[dict]:
-    """Egger's regression test and trim-and-fill where k >= ``small_study_min_k`` (default 10), else why not."""
+def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str,
+                      funnel: dict | None = None) -> list[dict]:
+    """Egger's regression test and trim-and-fill where k >= ``small_study_min_k`` (default 10), else why not.
+
+    ``funnel`` (a dict, filled in place where assessable): what the funnel plot draws, so the report recomputes
+    nothing: ``yi, vi`` (the studies), ``estimate`` (the normal-normal fit they centre on), ``filled_yi,
+    filled_vi`` (trim-and-fill's imputed studies) and ``notes`` (Egger's test and trim-and-fill in words)."""
     min_k = int(spec.get("small_study_min_k", 10))
     method, test, level = spec["method"], spec["test"], spec.get("level", 95)
     rows = []
@@ -738,6 +743,11 @@ def _small_study_rows(name: str, spec: dict, data: pd.DataFrame, model: str) -> 
         "message": f"trim-and-fill ({tf.estimator}): {tf.k0} studies imputed on the {tf.side} side{note}"},
         "all", "trim-and-fill", function=trimfill))
     rows[-1]["k"] = len(data) + tf.k0
+    if funnel is not None:
+        funnel.update(yi=data["yi"].to_numpy(float), vi=data["vi"].to_numpy(float),
+                      estimate=float(pool(data, method, test, level, "normal")["estimate"]),
+                      filled_yi=tf.filled_yi, filled_vi=tf.filled_vi, level=level,
+                      notes=[rows[-2]["message"], rows[-1]["message"]])
     return rows
 
 
@@ -760,7 +770,8 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
     """The main fit, its subgroups, its sensitivity variants and its controlled contrast, as rows of ``pooled.csv``.
 
     Returns ``pooled`` (rows with :data:`POOLED_COLUMNS`), ``studies`` (the dataset with weights and
-    CIs, for the forest plot) and ``excluded`` (studies considered and why they are out).
+    CIs, for the forest plot), ``excluded`` (studies considered and why they are out) and ``funnel`` (what
+    the funnel plot draws; empty where k < ``small_study_min_k``, see :func:`_small_study_rows`).
     """
     method, test, level = spec["method"], spec["test"], spec.get("level", 95)
     r, imputation = spec.get("prepost_correlation", 0.5), spec.get("imputation", "wan2014")
@@ -845,7 +856,8 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         if len(d2) > len(data):
             rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all",
                              "include individual-level series of 2 or more patients (mean and SD of their changes)"))
-    rows += _small_study_rows(name, spec, data, model)
+    funnel: dict = {}
+    rows += _small_study_rows(name, spec, data, model, funnel)
     contrast_data = pd.DataFrame()
     if spec.get("controlled_contrast", True) and effect in CONTRAST:
         contrast_rows, contrast_data = _contrast_rows(name, spec, corpus, r, imputation)
@@ -872,7 +884,7 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         contrast_data.insert(0, "analysis", name)
         contrast_data.insert(1, "role", "controlled contrast")
         data = pd.concat([data, contrast_data], ignore_index=True) if len(data) else contrast_data
-    return {"pooled": pooled, "studies": data, "excluded": excluded.assign(analysis=name)}
+    return {"pooled": pooled, "studies": data, "excluded": excluded.assign(analysis=name), "funnel": funnel}
 
 
 def _contrast_rows(name: str, spec: dict, corpus: Corpus, r: float, imputation: str) -> tuple[list[dict], pd.DataFrame]:

@@ -40,6 +40,7 @@ def run_pool_analysis(input, output, params, wildcards) -> None:
     # the plotting modules load matplotlib: imported by the jobs that draw, not by every job of this stage
     from evsynth.common.figures import placeholder_figure
     from evsynth.report.forest import forest_plot
+    from evsynth.report.funnel import funnel_plot
 
     name, spec = wildcards.analysis, params.spec
     corpus = load_corpus(input)
@@ -51,6 +52,7 @@ def run_pool_analysis(input, output, params, wildcards) -> None:
     write_csv(out["pooled"], output.pooled)
     write_csv(out["studies"], output.studies)
     write_csv(out["excluded"], output.excluded)
+    draw_funnel(out["funnel"], output.funnel, spec, name)
     main = {**out["pooled"].iloc[0].to_dict(), "level": spec.get("level", 95)}
     data = out["studies"]
     if len(data):  # the forest plot shows the main analysis' studies, not the randomized contrast behind it
@@ -72,6 +74,22 @@ def run_pool_analysis(input, output, params, wildcards) -> None:
                 effect_label=axis_label(effect, unit.iloc[0] if len(unit) else "", direction),
                 transform=fi.transform, null_value=fi.null, columns=fi.columns, subgroups=fi.subgroups,
                 favours=fi.favours, decimals=fi.decimals, caveat=CAVEAT + " * imputed or derived value.")
+
+
+def draw_funnel(funnel: dict, folder: str, spec: dict, name: str) -> None:
+    """The funnel plot (``folder``/funnel.png and .svg) where the analysis has the studies small-study tests
+    need (``funnel`` filled by :func:`evsynth.pool.analysis.run_analysis`); with fewer the folder stays empty:
+    nothing is drawn and pooled.csv says "not assessable" and why."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not funnel:
+        return
+    label = {"PLO": "Logit proportion", "MC": "Mean change from baseline", "MD": "Mean difference",
+             "OR": "Log odds ratio", "RR": "Log risk ratio"}.get(spec["effect"].upper(), spec["effect"])
+    funnel_plot(funnel["yi"], funnel["vi"], funnel["estimate"], [folder / "funnel.png", folder / "funnel.svg"],
+                title=f"{spec.get('title', name)}: funnel plot", effect_label=f"{label} (analysis scale)",
+                filled_yi=funnel["filled_yi"], filled_vi=funnel["filled_vi"], notes=funnel["notes"],
+                level=funnel["level"])
 
 
 def run_combine_pooled(input, output, params=None, wildcards=None) -> None:
