@@ -128,3 +128,37 @@ def test_tables_read_back_without_the_spreadsheet_guard(tmp_path):
     write_csv(frame, tmp_path / "t.csv")
     assert "'-8.63 SLEDAI points" in (tmp_path / "t.csv").read_text()
     pd.testing.assert_frame_equal(read_table(tmp_path / "t.csv"), frame)
+
+
+def test_each_figure_once_with_svg_caption_scale_and_small_study_reason(tmp_path):
+    """A forest plot is shown once as PNG with its SVG offered, its caption names the analysis and the scale
+    actually drawn; an analysis with too few studies gets the reason, not a funnel plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from evsynth.answer.page import figure
+    from evsynth.report.forest_rows import scale_shown
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    fig.savefig(tmp_path / "forest.png")
+    fig.savefig(tmp_path / "forest.svg")
+    plt.close(fig)
+    forest = figure(tmp_path / "forest.png", "Serious adverse events",
+                    f"Scale shown: {scale_shown('PLO')}. k = 4.", tmp_path)
+    sof = _sof()
+    html = render_page({
+        "question": "q", "target": "children", "answer": answer_rows(sof, "pediatric"),
+        "tables": {"sof": html_table(sof), "harms": None, "pooled": None, "bias": None, "discrepancies": None,
+                   "studies": None, "doses": None, "flow": None, "dictionary": None},
+        "harms_source": "synthetic", "harms_seen": 0, "forests": [forest], "bias_figures": [], "other_figures": [],
+        "flow_figure": None, "funnels": [], "curves": [],
+        "small_study": [{"title": "Serious adverse events", "reason": "not assessable: k = 4 < 10 studies"}],
+    })
+    assert html.count(forest["src"]) == 1  # the PNG once
+    assert html.count('href="forest.svg" download') == 1  # the SVG offered for download
+    assert "<b>Serious adverse events</b>. Scale shown: proportion of MSC-treated patients, 0 to 1, no null line" in html
+    assert "exact (Clopper-Pearson)" in html
+    assert "<b>Serious adverse events</b>: not assessable: k = 4 &lt; 10 studies" in html
+    assert scale_shown("OR").endswith("1 is no difference") and "0 is no change" in scale_shown("MC")

@@ -91,6 +91,11 @@ rule build_evidence_page:
         harms=rules.tabulate_harms.output.csv,
         pooled=rules.combine_pooled.output.csv,
         forests=expand("results/analyses/{analysis}/forest.png", analysis=ANALYSES),
+        funnels=expand(rules.pool_analysis.output.funnel, analysis=ANALYSES),
+        curves=expand(
+            "results/plots/multiverse/{analysis}_specification_curve.png",
+            analysis=MULTIVERSE,
+        ),
         bias=rules.appraise_studies.output.overall,
         bias_plots=rules.appraise_studies.output.plots,
         discrepancies=rules.report_discrepancies.output.csv,

@@ -107,8 +107,3 @@ def render_page(context: dict) -> str:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     return env.get_template("evidence.html.j2").render(**context, caveat=CAVEAT)
 
-
-SCALE_WORDS = {"MC": "mean change from baseline", "MD": "mean difference (MSC - comparator)",
-               "PLO": "proportion of patients (logit model, back-transformed)", "PR": "proportion of patients",
-               "PFT": "proportion of patients (Freeman-Tukey, back-transformed)", "OR": "odds ratio (log scale)",
-               "RR": "risk ratio (log scale)", "RD": "risk difference"}

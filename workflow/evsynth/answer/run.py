@@ -4,6 +4,7 @@ and the evidence page (results/index.html) that puts them in front of a reader."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +12,11 @@ import pandas as pd
 from evsynth.answer.dictionary import DICTIONARY_COLUMNS, data_dictionary
 from evsynth.answer.flow import flow_diagram, flow_of_records
 from evsynth.answer.grade import DOMAINS, load_overrides
-from evsynth.answer.page import SCALE_WORDS, answer_rows, figure, harms_seen, html_table, render_page
+from evsynth.answer.page import answer_rows, figure, harms_seen, html_table, render_page
 from evsynth.answer.sof import POPULATION_WORDS, SHOWN_COLUMNS, summary_of_findings
+from evsynth.appraise.plots import TOOL_LABELS
 from evsynth.common.io import CAVEAT, read_table, write_csv, write_markdown
+from evsynth.report.forest_rows import scale_shown
 from evsynth.report.workbook import write_workbook
 
 
@@ -67,7 +70,8 @@ def run_build_evidence_page(input, output, params, wildcards=None) -> None:
     """Read the result tables and figures, write ``results/index.html`` (output.html).
 
     input: sof, harms (harms.csv), pooled, bias, bias_plots, discrepancies, studies, doses,
-    doses_plot, and optionally flow, flow_plot, dictionary; params: settings (config
+    doses_plot, and optionally flow, flow_plot, dictionary, curves (specification curves), funnels (the
+    analyses' funnel folders, empty where k is below small_study_min_k); params: settings (config
     summary_of_findings), analyses (the analyses' specs)."""
     page_dir = Path(output.html).parent
     settings = params.settings
@@ -77,19 +81,44 @@ def run_build_evidence_page(input, output, params, wildcards=None) -> None:
     harms_source = "results/tables/harms.csv"
     pooled = read_table(input.pooled)
     main = pooled.loc[pooled["variant"].eq("main")]
-    forests = []
+    forests, funnels, small_study = [], [], []
     for name, spec in params.analyses.items():
         png = Path(f"results/analyses/{name}/forest.png")
         rows = main.loc[main["analysis"].eq(name) & main["subgroup"].eq("all")]
         k = int(rows["k"].iloc[0]) if len(rows) else 0
-        caption = (f"Scale shown: {SCALE_WORDS.get(spec['effect'].upper(), spec['effect'])}. k = {k}. "
-                   f"Method {spec.get('method')}, test {spec.get('test')}.")
+        fit = rows.iloc[0] if len(rows) else {}
+        model = str(fit.get("model") or "") if len(rows) else ""
+        how = (f"Model: {model} ({fit.get('method')}, {fit.get('test')} test)." if model and k > 1
+               else "One study: not pooled." if k == 1 else "")
+        caption = f"Scale shown: {scale_shown(spec['effect'])}. k = {k}. {how}".strip()
         if png.exists():
             forests.append(figure(png, spec.get("title", name), caption, page_dir))
-    bias_figs = [figure(p, Path(p).stem.replace("_", " "), "Risk of bias (robvis colours).", page_dir)
-                 for p in input.bias_plots if str(p).endswith(".png")]
-    other = [figure(input.doses_plot, "Dose per kg by study and route", "Cells per kg per administration.",
-                    page_dir)]
+        funnel = Path(f"results/analyses/{name}/funnel/funnel.png")
+        egger = pooled.loc[pooled["analysis"].eq(name) & pooled["variant"].eq("Egger's regression test"), "message"]
+        if funnel.exists():
+            funnels.append(figure(funnel, f"{spec.get('title', name)}: funnel plot",
+                                  "Scale shown: the analysis scale (logit proportions, log ratios, mean changes) "
+                                  "against each study's standard error. " + " ".join(egger.astype(str)), page_dir))
+        elif len(egger):
+            small_study.append({"title": spec.get("title", name), "reason": str(egger.iloc[0])})
+    bias_figs = []
+    for p in input.bias_plots:
+        if str(p).endswith(".png"):
+            tool, kind = re.match(r"(.+)_(traffic_light|summary)$", Path(p).stem).groups()
+            bias_figs.append(figure(
+                p, f"{TOOL_LABELS.get(tool, tool)}: {'traffic light' if kind == 'traffic_light' else 'summary bars'}",
+                "Risk of bias in robvis colours; the studies of the question's conditions (the GVHD dosing references "
+                "are left out)" + ("; each bar is 100% of the studies its item applies to." if kind == "summary"
+                                   else "."), page_dir))
+    other = [figure(input.doses_plot, "Dose per kg by study and route",
+                    "Scale shown: cells per kg body weight, log axis; every study with a derivable dose is drawn, the "
+                    "others are listed under the plot with the reason.", page_dir)]
+    curves = [figure(p, f"{params.analyses.get(Path(p).stem.replace('_specification_curve', ''), {}).get('title', Path(p).stem)}"
+                     ": specification curve",
+                     "Every specification of the multiverse, identical results collapsed (the number above a column); "
+                     "hollow: one study left, its own estimate. Scale shown: natural (proportions 0 to 1 without a "
+                     "null line; changes and differences with the null at 0; ratios on a log axis, null at 1).",
+                     page_dir) for p in getattr(input, "curves", []) if str(p).endswith(".png")]
     if getattr(input, "flow_plot", None):
         flow_fig = figure(input.flow_plot, "Flow of records", "From records read to studies pooled.", page_dir)
     else:
@@ -114,5 +143,6 @@ def run_build_evidence_page(input, output, params, wildcards=None) -> None:
         "answer": answer_rows(sof, target), "tables": tables, "harms_source": harms_source,
         "harms_seen": int((harms.get("seen", pd.Series(dtype=str)) == "seen").sum()),
         "forests": forests, "bias_figures": bias_figs, "other_figures": other, "flow_figure": flow_fig,
+        "funnels": funnels, "small_study": small_study, "curves": curves,
     })
     Path(output.html).write_text(html, encoding="utf-8")

@@ -258,10 +258,12 @@ def forest_values(st: pd.DataFrame, pooled: dict, transform: str | None, null_va
 
 
 def forest_decimals(v: ForestValues) -> int:
-    """One number of decimals for every estimate of the plot: 3 for proportions (0 to 1), else 2, 1 or 0 as
-    the largest magnitude shown is below 10, below 100 or larger."""
+    """One number of decimals for every estimate of the plot: 3 for proportions (0 to 1), 2 for ratios, else 2,
+    1 or 0 as the largest magnitude shown is below 10, below 100 or larger."""
     if v.bounded01:
         return 3
+    if v.log:  # ratios: two decimals whatever their size (0.60, 19.13)
+        return 2
     vals = np.concatenate([v.yi, v.lb, v.ub, np.asarray(v.pooled, float)])
     vals = np.abs(vals[np.isfinite(vals)])
     top = float(vals.max()) if vals.size else 0.0
@@ -336,14 +338,14 @@ def forest_footer(pooled: dict, v: ForestValues, notes: dict[str, str],
         kk = int(num(pooled.get("k", v.k))) if finite(pooled.get("k", v.k)) else v.k
         i2 = num(pooled.get("i2"))
         if pooled.get("glmm") or "GLMM" in meth:
-            footer.append(f"{model} ({meth}, {test}): k = {kk}, τ² = {fmt_tau2(pooled.get('tau2'))} (logit scale). "
+            footer.append(f"{model} ({meth}, {test}): k = {kk}, {_tau2(pooled.get('tau2'))} (logit scale). "
                           "I² and Q are not defined for the GLMM (it uses the events, not within-study variances); "
                           "the prediction interval shows the heterogeneity.")
         else:
             q = num(pooled.get("q"))
             i2_text = f"{i2:.1f}%" if math.isfinite(i2) else "not estimable"
             q_text = f"{q:.2f} (p {fmt_p(pooled.get('q_pval'))})" if math.isfinite(q) else "not estimable"
-            footer.append(f"{model} ({meth}, {test}): k = {kk}, τ² = {fmt_tau2(pooled.get('tau2'))}, "
+            footer.append(f"{model} ({meth}, {test}): k = {kk}, {_tau2(pooled.get('tau2'))}, "
                           f"I² = {i2_text}, Q = {q_text}")
         if not v.has_pi:
             footer.append("Prediction interval not shown (not estimable).")
@@ -359,6 +361,12 @@ def forest_footer(pooled: dict, v: ForestValues, notes: dict[str, str],
     for note, letter in notes.items():
         footer.append(f"[{letter}] {note}")
     return footer, model
+
+
+def _tau2(x) -> str:
+    """'τ² = 0.0321', or 'τ² < 0.0001' for an estimate at the boundary."""
+    t = fmt_tau2(x)
+    return f"τ² {t}" if t.startswith("<") else f"τ² = {t}"
 
 
 def forest_layout(st: pd.DataFrame, v: ForestValues, texts: ForestTexts, footer: list[str], caveat: str | None,

@@ -28,7 +28,8 @@ import pandas as pd
 from evsynth.appraise.overall import CATEGORY
 from evsynth.common.measures import codes
 
-__all__ = ["ForestInput", "forest_rows", "study_label", "axis_label", "favours_labels", "overall_risk_of_bias"]
+__all__ = ["ForestInput", "forest_rows", "study_label", "axis_label", "favours_labels", "overall_risk_of_bias",
+           "scale_shown"]
 
 PROPORTIONS = codes(proportion=True)
 COMPARISONS = codes(paired=True)
@@ -100,6 +101,20 @@ def axis_label(effect: str, unit: str = "", direction: str = "") -> str:
         name = "Odds ratio" if effect == "OR" else "Risk ratio"
         return f"{name}, MSC vs placebo (log scale); > 1: more patients with the outcome on MSC"
     return "Risk difference, MSC minus placebo; > 0: more patients with the outcome on MSC"
+
+
+def scale_shown(effect: str) -> str:
+    """The scale a forest plot of ``effect`` draws, in words (captions on the evidence page)."""
+    effect = effect.upper()
+    if effect in PROPORTIONS:
+        return ("proportion of MSC-treated patients, 0 to 1, no null line; each study its observed proportion "
+                "with an exact (Clopper-Pearson) 95% CI, the pooled value and prediction interval the model's, "
+                "back-transformed")
+    return {"MC": "mean change from baseline in the outcome's units; 0 is no change",
+            "MD": "mean difference, MSC minus placebo, in the outcome's units; 0 is no difference",
+            "OR": "odds ratio, MSC vs placebo, on a log axis; 1 is no difference",
+            "RR": "risk ratio, MSC vs placebo, on a log axis; 1 is no difference",
+            "RD": "risk difference, MSC minus placebo; 0 is no difference"}.get(effect, effect)
 
 
 def favours_labels(effect: str, direction: str) -> tuple[str, str] | None:
