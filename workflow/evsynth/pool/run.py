@@ -40,7 +40,6 @@ def run_pool_analysis(input, output, params, wildcards) -> None:
     # the plotting modules load matplotlib: imported by the jobs that draw, not by every job of this stage
     from evsynth.common.figures import placeholder_figure
     from evsynth.report.forest import forest_plot
-    from evsynth.report.funnel import funnel_plot
 
     name, spec = wildcards.analysis, params.spec
     corpus = load_corpus(input)
@@ -80,6 +79,8 @@ def draw_funnel(funnel: dict, folder: str, spec: dict, name: str) -> None:
     """The funnel plot (``folder``/funnel.png and .svg) where the analysis has the studies small-study tests
     need (``funnel`` filled by :func:`evsynth.pool.analysis.run_analysis`); with fewer the folder stays empty:
     nothing is drawn and pooled.csv says "not assessable" and why."""
+    from evsynth.report.funnel import funnel_plot  # matplotlib: only in the job that draws
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if not funnel:
