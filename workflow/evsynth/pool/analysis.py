@@ -36,7 +36,7 @@ from evsynth.common.inputs import InputError
 from evsynth.common.measures import codes, measure
 from evsynth.describe.harms import patients_with_event
 from evsynth.harmonize.imputation import impute_summary
-from evsynth.stats import rma_many, subgroup_analysis
+from evsynth.stats import rma_many, rma_mh, subgroup_analysis
 from evsynth.stats.effects import escalc
 
 UNCONTROLLED = {"case_report", "case_series"}
@@ -766,6 +766,18 @@ def _unknown_seriousness(spec: dict) -> tuple[str, dict | None] | None:
             "'seriousness unknown counted as serious' counts them)"), variant
 
 
+def pool_mh(data: pd.DataFrame, effect: str, level: float = 95) -> dict:
+    """Mantel-Haenszel equal-effects fit of the 2x2 tables (``events1, n1, events2, n2``) of an
+    OR/RR/RD analysis (metafor ``rma.mh``): the sparse-data alternative to inverse-variance pooling
+    (no continuity correction in the estimate)."""
+    fit = rma_mh(data["events1"], data["n1"], data["events2"], data["n2"], measure=effect, level=level)
+    ok = bool(np.isfinite(fit.estimate))
+    return {"estimate": fit.estimate, "se": fit.se, "ci_lb": fit.ci_lb, "ci_ub": fit.ci_ub, "pval": fit.pval,
+            "q": fit.q, "q_pval": fit.q_pval, "i2": fit.i2, "tau2": 0.0 if ok else np.nan, "method": "MH",
+            "test": "z", "model": "Mantel-Haenszel (2x2 tables)", "converged": ok and len(data) >= 2,
+            "message": fit.message or ("k = 1: a single study, not pooled" if len(data) == 1 else "")}
+
+
 def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFrame]:
     """The main fit, its subgroups, its sensitivity variants and its controlled contrast, as rows of ``pooled.csv``.
 
@@ -846,6 +858,9 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
         for m in spec.get("estimators", ["FE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB"]):
             if m != method:
                 rows.append(_row(name, spec, data, pool(data, m, test, level), "all", f"{prefix}estimator {m}"))
+    if "mantel_haenszel" in sens and effect in ("OR", "RR", "RD"):
+        rows.append(_row(name, spec, data, pool_mh(data, effect, level), "all", "Mantel-Haenszel (equal effects)",
+                         function=pool_mh))
     if "correlation" in sens and effect == "MC":
         for rr in spec.get("correlations", [0.3, 0.5, 0.7]):
             if rr != r:
