@@ -131,6 +131,7 @@ def get_result_tables():
         "evidence",
         "flow_of_records",
         "harms",
+        "influence",
         "ledger",
         "multiverse",
         "outcomes",

@@ -18,6 +18,13 @@ rule pool_analysis:
             subcategory="{analysis}",
         ),
         funnel=directory("results/analyses/{analysis}/funnel"),
+        influence="results/analyses/{analysis}/influence.csv",
+        baujat=report(
+            multiext("results/analyses/{analysis}/baujat", ".png", ".svg"),
+            caption="../report/baujat.rst",
+            category="Meta-analyses",
+            subcategory="{analysis}",
+        ),
     params:
         spec=get_analysis_spec,
     resources:
@@ -36,6 +43,7 @@ rule combine_pooled:
         pooled=expand(rules.pool_analysis.output.pooled, analysis=ANALYSES),
         studies=expand(rules.pool_analysis.output.studies, analysis=ANALYSES),
         excluded=expand(rules.pool_analysis.output.excluded, analysis=ANALYSES),
+        influence=expand(rules.pool_analysis.output.influence, analysis=ANALYSES),
     output:
         csv=report(
             "results/tables/pooled.csv",
@@ -47,6 +55,12 @@ rule combine_pooled:
         xlsx="results/tables/pooled.xlsx",
         studies="results/tables/analysis_studies.csv",
         excluded="results/tables/analysis_excluded.csv",
+        influence=report(
+            "results/tables/influence.csv",
+            caption="../report/influence.rst",
+            category="Meta-analyses",
+            labels={"table": "case diagnostics"},
+        ),
     resources:
         mem_mb=1000,
         runtime=10,

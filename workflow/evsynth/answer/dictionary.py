@@ -123,6 +123,19 @@ DESCRIPTIONS: dict[str, str] = {
     "pi_lb_bt": f"lower prediction-interval limit {_BT}",
     "pi_ub_bt": f"upper prediction-interval limit {_BT}",
     "se": "standard error of the pooled estimate (analysis scale)",
+    # case diagnostics of a main fit (influence.csv: metafor influence() and baujat())
+    "rstudent": "externally studentized residual of the study (its residual against the fit without it)",
+    "dffits": "DFFITS: change of the fitted value when the study is left out, in standard errors",
+    "cooks_distance": "Cook's distance of the study (change of the coefficients without it)",
+    "cov_r": "covariance ratio: det Var(b without the study) / det Var(b); below 1 the study improves precision",
+    "tau2_del": "tau^2 of the fit without the study",
+    "qe_del": "Cochran's Q of the fit without the study",
+    "hat": "hat value (leverage) of the study in the fit",
+    "dfbetas_intrcpt": "DFBETAS of the intercept (pooled estimate): its change without the study, in standard errors",
+    "influential": "true when metafor's influence() flags the study (|DFFITS|, Cook's distance, hat or |DFBETAS| "
+                   "beyond its cut-offs)",
+    "baujat_x": "Baujat plot x: the study's contribution to Q, (yi - fitted)^2 / (vi + tau^2)",
+    "baujat_y": "Baujat plot y: squared change of the fitted value without the study, over its variance",
     "q_pval": "p-value of Cochran's Q",
     "tau2_ci_lb": "lower Q-profile confidence limit of tau^2",
     "tau2_ci_ub": "upper Q-profile confidence limit of tau^2",
@@ -383,6 +396,8 @@ TABLE_DESCRIPTIONS: dict[tuple[str, str], str] = {
                                     "or reviewer for a reviewer's judgement",
     ("discrepancies.csv", "check"): "the function that found the row (evsynth.<stage>.<module>.<function>)",
     ("pooled.csv", "function"): "the function that computed the row's estimate (evsynth.<stage>.<module>.<function>)",
+    ("influence.csv", "function"): "the function that computed the row (evsynth.<stage>.<module>.<function>)",
+    ("influence.csv", "weight"): "study weight in the main fit (%), as metafor's influence() gives it",
     ("pooled.csv", "spec"): "the analysis choices behind the row (effect, method, test, level, correlation, "
                             "imputation, timepoint)",
     ("summaries.csv", "followup_basis"): "per study/group summarized, the record its follow-up comes from and, for a "

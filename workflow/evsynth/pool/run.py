@@ -12,6 +12,7 @@ import pandas as pd
 
 from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
 from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse, run_analysis
+from evsynth.pool.influence import INFLUENCE_COLUMNS, influence_rows, influence_skipped
 from evsynth.pool.log import analysis_log
 from evsynth.pool.reviews import review_comparison
 from evsynth.report.forest_rows import axis_label, forest_rows, overall_risk_of_bias
@@ -36,7 +37,9 @@ def load_corpus(input) -> Corpus:
 
 def run_pool_analysis(input, output, params, wildcards) -> None:
     """Fit one analysis (``wildcards.analysis``, ``params.spec``); log what was pooled and left out
-    (:func:`evsynth.pool.log.analysis_log`); write its pooled rows, study rows, exclusions, and the forest plot of the main fit (rows a reviewer can check: :mod:`evsynth.report.forest_rows`)."""
+    (:func:`evsynth.pool.log.analysis_log`); write its pooled rows, study rows, exclusions, case diagnostics with
+    the Baujat plot (:func:`write_influence`), and the forest plot of the main fit (rows a reviewer can check:
+    :mod:`evsynth.report.forest_rows`)."""
     # the plotting modules load matplotlib: imported by the jobs that draw, not by every job of this stage
     from evsynth.common.figures import placeholder_figure
     from evsynth.report.forest import forest_plot
@@ -56,6 +59,7 @@ def run_pool_analysis(input, output, params, wildcards) -> None:
     data = out["studies"]
     if len(data):  # the forest plot shows the main analysis' studies, not the randomized contrast behind it
         data = data.loc[data["role"].eq("main")]
+    write_influence(name, spec, data, output)
     if data.empty:  # say so in the plot's place rather than fail: the pooled row says why too
         placeholder_figure(output.forest[0], f"{spec.get('title', name)}: no study has data for this analysis.")
         return
@@ -93,11 +97,32 @@ def draw_funnel(funnel: dict, folder: str, spec: dict, name: str) -> None:
                 level=funnel["level"])
 
 
+def write_influence(name: str, spec: dict, data: pd.DataFrame, output) -> None:
+    """The main fit's case diagnostics (:mod:`evsynth.pool.influence`) and its Baujat plot, or an empty
+    table and a figure saying why there are none."""
+    # the plotting modules load matplotlib: imported by the jobs that draw, not by every job of this stage
+    from evsynth.common.figures import placeholder_figure
+    from evsynth.report.baujat import baujat_plot
+
+    why = influence_skipped(spec, data)
+    table = pd.DataFrame(columns=INFLUENCE_COLUMNS) if why else influence_rows(name, spec, data)
+    if not why and table.empty:
+        why = "no case diagnostics: the main fit did not converge (see pooled.csv)"
+    write_csv(table, output.influence)
+    title = spec.get("title", name)
+    if why:
+        placeholder_figure(output.baujat[0], f"{title}: {why}.")
+        return
+    baujat_plot(table, list(output.baujat), title=title, caveat=CAVEAT)
+
+
 def run_combine_pooled(input, output, params=None, wildcards=None) -> None:
     """Concatenate the analyses' tables; write CSV, Markdown and an .xlsx workbook."""
     pooled = pd.concat([pd.read_csv(p) for p in input.pooled], ignore_index=True)
     studies = pd.concat([pd.read_csv(p) for p in input.studies], ignore_index=True)
     excluded = pd.concat([pd.read_csv(p) for p in input.excluded], ignore_index=True)
+    influence = pd.concat([pd.read_csv(p) for p in input.influence], ignore_index=True)
+    write_csv(influence[INFLUENCE_COLUMNS], output.influence)
     write_csv(pooled, output.csv)
     write_csv(studies, output.studies)
     write_csv(excluded, output.excluded)
