@@ -134,12 +134,15 @@ def project(tmp_path_factory):
         a = "results/analyses/sledai/"
         run_pool_analysis(pool_in, Files(pooled=a + "pooled.csv", studies=a + "studies.csv",
                                          excluded=a + "excluded.csv", forest=[a + "forest.png", a + "forest.svg"],
-                                         funnel=a + "funnel"),
+                                         funnel=a + "funnel", influence=a + "influence.csv",
+                                         baujat=[a + "baujat.png", a + "baujat.svg"]),
                           Files(spec=SPEC), Files(analysis="sledai"))
-        run_combine_pooled(Files(pooled=[a + "pooled.csv"], studies=[a + "studies.csv"], excluded=[a + "excluded.csv"]),
+        run_combine_pooled(Files(pooled=[a + "pooled.csv"], studies=[a + "studies.csv"], excluded=[a + "excluded.csv"],
+                                 influence=[a + "influence.csv"]),
                            Files(csv="results/tables/pooled.csv", md="results/tables/pooled.md",
                                  xlsx="results/tables/pooled.xlsx", studies="results/tables/analysis_studies.csv",
-                                 excluded="results/tables/analysis_excluded.csv"))
+                                 excluded="results/tables/analysis_excluded.csv",
+                                 influence="results/tables/influence.csv"))
         run_compare_reviews(Files(pooled="results/tables/pooled.csv", outcomes="results/h/outcomes.parquet",
                                   studies=STUDIES),
                             Files(csv="results/tables/review_comparison.csv", md="results/tables/review_comparison.md"),
@@ -274,10 +277,16 @@ def test_run_pool_analysis_draws_the_forest_plot_from_the_fit(project):
     assert "method=REML" in pooled.iloc[0]["spec"]
     assert (project / "results/analyses/sledai/forest.png").read_bytes().startswith(PNG)
     assert "SLEDAI change" in (project / "results/analyses/sledai/forest.svg").read_text()
+    # case diagnostics of the main fit, one row per study when k >= influence_min_k, else none and a figure saying why
+    influence = _csv(project, "results/analyses/sledai/influence.csv")
+    main = pooled.iloc[0]
+    assert len(influence) == (main["k"] if main["k"] >= SPEC.get("influence_min_k", 3) and main["converged"] else 0)
+    assert (project / "results/analyses/sledai/baujat.png").read_bytes().startswith(PNG)
 
 
 def test_run_combine_pooled_and_compare_reviews(project):
     assert len(_csv(project, "results/tables/pooled.csv")) == len(_csv(project, "results/analyses/sledai/pooled.csv"))
+    assert len(_csv(project, "results/tables/influence.csv")) == len(_csv(project, "results/analyses/sledai/influence.csv"))
     assert "do not show efficacy" in (project / "results/tables/pooled.md").read_text()
     assert "ours_estimate" in _csv(project, "results/tables/review_comparison.csv").columns
 
