@@ -367,7 +367,10 @@ def bench_multiverse(project: Path, repeat: int = 3) -> dict[str, Any]:
     import yaml
 
     sys.path.insert(0, str(project / "workflow"))  # the copy's package, as its jobs import it
-    import evsynth.pool.analysis as analysis_module
+    try:  # the multiverse's module (evsynth.pool.analysis in checkouts before the split)
+        import evsynth.pool.multiverse as analysis_module
+    except ImportError:
+        import evsynth.pool.analysis as analysis_module
     from evsynth.common.config import analysis_spec
     from evsynth.stats import rma_many
 

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from evsynth.pool.analysis import Corpus, analysis_dataset, multiverse, run_analysis
+from evsynth.pool.analysis import run_analysis
+from evsynth.pool.datasets import Corpus, analysis_dataset
+from evsynth.pool.multiverse import multiverse
 from evsynth.common.config import analysis_spec
 from evsynth.stats import rma
 from evsynth.ingest.records import load_records

@@ -11,9 +11,9 @@ import yaml
 
 from evsynth.common.config import analysis_spec
 from evsynth.ingest.records import load_records
-from evsynth.pool.analysis import (
-    MULTIVERSE_KEYS, Corpus, analysis_dataset, multiverse, multiverse_spec, uses_correlation,
-)
+from evsynth.common.config import MULTIVERSE_KEYS, multiverse_spec
+from evsynth.pool.datasets import Corpus, analysis_dataset, uses_correlation
+from evsynth.pool.multiverse import multiverse
 from evsynth.harmonize.run import complete_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]

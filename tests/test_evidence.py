@@ -18,7 +18,8 @@ from evsynth.describe.summaries import analysis_units, descriptive_summaries, pe
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, mark_selected, selected_doses
 from evsynth.ingest.records import load_records
-from evsynth.pool.analysis import Corpus, analysis_dataset, run_analysis
+from evsynth.pool.analysis import run_analysis
+from evsynth.pool.datasets import Corpus, analysis_dataset
 from evsynth.select.evidence import SelectionError, load_pins, select_evidence, used_rows
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,8 @@ from evsynth.describe.summaries import analysis_units, descriptive_summaries, pe
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, implied_weight_conflicts
 from evsynth.ingest.records import TABLES, load_records
-from evsynth.pool.analysis import Corpus, run_analysis
+from evsynth.pool.analysis import run_analysis
+from evsynth.pool.datasets import Corpus
 from evsynth.select.evidence import select_evidence
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ import yaml
 from evsynth.common.config import analysis_spec
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.ingest.records import load_records
-from evsynth.pool.analysis import Corpus, pool_mh, run_analysis
+from evsynth.pool.analysis import pool_mh, run_analysis
+from evsynth.pool.datasets import Corpus
 from evsynth.pool.influence import INFLUENCE_COLUMNS, influence_rows, influence_skipped
 from evsynth.pool.run import write_influence
 from evsynth.select.evidence import select_evidence

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from evsynth.describe.summaries import clopper_pearson
-from evsynth.pool.analysis import Corpus, analysis_dataset, run_analysis
+from evsynth.pool.analysis import run_analysis
+from evsynth.pool.datasets import Corpus, analysis_dataset
 from evsynth.stats.glmm import pool_proportions_glmm
 from evsynth.stats import rma
 

@@ -15,7 +15,7 @@ import pytest
 from project_support import demo_project
 
 from evsynth.common.inputs import InputError
-from evsynth.pool.analysis import Corpus, analysis_dataset
+from evsynth.pool.datasets import Corpus, analysis_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -11,7 +11,8 @@ import yaml
 
 from evsynth.common.config import analysis_spec
 from evsynth.ingest.records import load_records
-from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse
+from evsynth.pool.datasets import Corpus
+from evsynth.pool.multiverse import combine_multiverse, multiverse
 from evsynth.harmonize.run import complete_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -142,7 +142,7 @@ def analysis_spec(config: dict, name: str) -> dict:
     return merged
 
 
-#: The analysis keys the multiverse reads: what builds its datasets (evsynth.pool.analysis.analysis_dataset),
+#: The analysis keys the multiverse reads: what builds its datasets (evsynth.pool.datasets.analysis_dataset),
 #: the defaults of its grid, and the title of its curve. The estimator, test, level and sensitivity variants are
 #: not among them: the grid chooses those, so editing them reruns the analysis, not its share of the multiverse.
 MULTIVERSE_KEYS = ("effect", "outcome", "records", "timepoint", "individual_min_patients", "multiple_arms",

@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
-from evsynth.pool.analysis import Corpus, combine_multiverse, multiverse, run_analysis
+from evsynth.pool.analysis import run_analysis
+from evsynth.pool.datasets import Corpus
+from evsynth.pool.multiverse import combine_multiverse, multiverse
 from evsynth.pool.influence import INFLUENCE_COLUMNS, influence_rows, influence_skipped
 from evsynth.pool.log import analysis_log
 from evsynth.pool.reviews import review_comparison
@@ -24,7 +26,7 @@ POOLED_SHOWN = ["analysis", "subgroup", "variant", "k", "n", "estimate_bt", "ci_
 
 
 def load_corpus(input) -> Corpus:
-    """The :class:`~evsynth.pool.analysis.Corpus` a pooling rule reads: records, harmonized outcomes and the
+    """The :class:`~evsynth.pool.datasets.Corpus` a pooling rule reads: records, harmonized outcomes and the
     studies at high risk of bias (bias_overall.csv, when given)."""
     records = load_saved_records(input.records, input.studies)
     outcomes = pd.read_parquet(input.outcomes)
@@ -165,5 +167,5 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
 
 def run_combine_multiverse(input, output, params=None, wildcards=None) -> None:
     """The multiverse table (output.csv) from its per-analysis shards (input: Parquet files), with the same
-    rows and order as one run of all analyses (:func:`evsynth.pool.analysis.combine_multiverse`)."""
+    rows and order as one run of all analyses (:func:`evsynth.pool.multiverse.combine_multiverse`)."""
     write_csv(combine_multiverse([pd.read_parquet(path) for path in input]), output.csv)

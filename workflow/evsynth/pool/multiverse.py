@@ -1,0 +1,88 @@
+"""The multiverse: every combination of a grid's choices for each listed analysis, fitted in batches
+(datasets from :mod:`evsynth.pool.datasets`, fits by :func:`evsynth.stats.rma_many`)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from evsynth.common.config import MULTIVERSE_KEYS, multiverse_spec  # noqa: F401  (the multiverse's params)
+from evsynth.common.measures import measure
+from evsynth.pool.datasets import UNCONTROLLED, Corpus, analysis_dataset, uses_correlation
+from evsynth.stats import rma_many
+
+
+MULTIVERSE_ORDER = ["analysis", "method", "test", "correlation", "imputation", "inclusion"]
+
+
+def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
+    """Every combination of the grid's choices for each listed analysis, fitted in batches.
+
+    Datasets are built once per (analysis, correlation, imputation); each inclusion rule is a mask over
+    its rows; then each (estimator, test) pair is one :func:`evsynth.stats.rma_many` call over all
+    specifications at once.
+    """
+    names = grid.get("analyses") or list(analyses)
+    stacked, specs = [], []
+    spec_id = 0
+    for name in names:
+        spec = analyses[name]
+        corrs = grid.get("correlations", [spec.get("prepost_correlation", 0.5)]) if spec["effect"].upper() == "MC" else [np.nan]
+        imps = grid.get("imputation", [spec.get("imputation", "wan2014")]) if spec["effect"].upper() in ("MC", "MD") else [""]
+        datasets: dict[tuple, pd.DataFrame] = {}
+        for r, imp in itertools.product(corrs, imps):
+            r_used = 0.5 if np.isnan(r) else r
+            key = (imp, r_used if uses_correlation(corpus, spec, imp or "wan2014") else None)
+            if key not in datasets:  # a dataset no correlation changes is built once
+                datasets[key], _ = analysis_dataset(corpus, spec, r=r_used, imputation=imp or "wan2014")
+            built = datasets[key]
+            for incl in grid.get("inclusion", ["all"]):
+                data = built.loc[_inclusion_mask(built, incl)] if len(built) else built
+                specs.append({"spec": spec_id, "analysis": name, "effect": spec["effect"].upper(),
+                              "correlation": r, "imputation": imp, "inclusion": incl,
+                              "studies": ";".join(data["label"]) if len(data) else ""})
+                if len(data):
+                    stacked.append(data[["yi", "vi", "n"]].assign(spec=spec_id))
+                spec_id += 1
+    spec_frame = pd.DataFrame(specs)
+    stack = pd.concat(stacked, ignore_index=True) if stacked else pd.DataFrame(columns=["yi", "vi", "n", "spec"])
+    out = []
+    for method, test in itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])):
+        fits = rma_many(stack, "spec", method=method, test=test) if len(stack) else pd.DataFrame(columns=["spec"])
+        merged = spec_frame.merge(fits, on="spec", how="left")
+        for col in ("k", "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "converged", "message"):
+            if col not in merged.columns:  # no specification had data
+                merged[col] = np.nan
+        merged["method"], merged["test"] = method, test
+        out.append(merged)
+    result = pd.concat(out, ignore_index=True)
+    result["converged"] = result["converged"].astype("boolean").fillna(False).astype(bool)
+    result["message"] = result["message"].fillna("no study has data for this specification")
+    sizes = {k: g["n"].to_numpy(float) for k, g in stack.groupby("spec")} if len(stack) else {}
+    for c in ("estimate", "ci_lb", "ci_ub"):  # Freeman-Tukey back-transforms with each specification's sizes
+        result[f"{c}_bt"] = [float(measure(e).backtransform([x], sizes.get(k))[0])
+                             for e, x, k in zip(result["effect"], result[c], result["spec"])]
+    cols = ["analysis", "effect", "method", "test", "correlation", "imputation", "inclusion", "k", "estimate", "ci_lb",
+            "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "converged",
+            "message", "studies"]
+    result["k"] = result["k"].fillna(0).astype(int)
+    return result[cols].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
+
+
+def _inclusion_mask(data: pd.DataFrame, inclusion: str) -> np.ndarray:
+    """The rows of a dataset a multiverse inclusion rule keeps."""
+    if inclusion == "all":
+        return np.ones(len(data), dtype=bool)
+    return {"exclude_confounded": lambda: ~data["confounded"].to_numpy(bool),
+            "exclude_imputed": lambda: ~data["imputed"].to_numpy(bool),
+            "exclude_high_risk": lambda: ~data["high_risk"].to_numpy(bool),
+            "exclude_uncontrolled": lambda: ~data["design"].isin(UNCONTROLLED).to_numpy()}[inclusion]()
+
+
+def combine_multiverse(shards: list[pd.DataFrame]) -> pd.DataFrame:
+    """The multiverse table from per-analysis shards (each a :func:`multiverse` of one analysis), in the order
+    :func:`multiverse` gives all analyses at once; each specification is fitted on its own, so a shard's rows
+    equal the rows of a single run."""
+    return pd.concat(shards, ignore_index=True).sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
