@@ -33,18 +33,13 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator  # noqa: 
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from evsynth.common.figures import save_figure  # noqa: E402
+from evsynth.common.measures import measure  # noqa: E402
 from evsynth.report.axes import (  # noqa: E402
     display_scale, figure_footer, figure_title, finite, fmt, limits, nice_log_ticks, text_width_in, tick_label,
 )
 from evsynth.report.style import DPI, FS, FS_SMALL, FS_TITLE, GREY, LIGHT, OKABE_ITO, RC  # noqa: E402
 
 __all__ = ["specification_curve", "collapse_specifications", "null_for", "pooled_label", "specification_status"]
-
-#: differences: no effect is 0; ratios: 1 (0 on the log scale the analysis uses); one group's proportion or
-#: mean: no null
-DIFFERENCES = {"MC", "MD", "SMD", "RD", "SMCR", "SMCC"}
-RATIOS = {"OR", "RR", "ROM", "IRR", "HR"}
-
 
 def _options(col: pd.Series) -> list[str]:
     """Display values of one choice column in a stable order (categories, numbers ascending, else first seen)."""
@@ -71,15 +66,11 @@ def _opt_label(v: Any) -> str:
 
 
 def null_for(effect: str) -> tuple[str | None, float | None]:
-    """(transform, null on the analysis scale) of a specification curve for an effect measure: differences
-    ``(None, 0)``, ratios ``("exp", 0)`` (a log axis with the null at 1), proportions of one group
-    ``(None, None)``: a proportion has no value that means 'no effect'."""
-    effect = str(effect).upper()
-    if effect in RATIOS:
-        return "exp", 0.0
-    if effect in DIFFERENCES:
-        return None, 0.0
-    return None, None
+    """(transform, null on the analysis scale) of a specification curve for an effect measure, from the measure
+    registry (:mod:`evsynth.common.measures`): differences ``(None, 0)``, ratios ``("exp", 0)`` (a log axis with
+    the null at 1), proportions of one group ``(None, None)``: a proportion has no value that means 'no effect'."""
+    m = measure(effect)
+    return ("exp" if m.ratio else None), m.null
 
 
 def pooled_label(effect: str) -> str:
