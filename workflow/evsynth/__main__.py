@@ -10,14 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
+from evsynth.common.inputs import yaml_data
 from evsynth.ingest import records
 
 
 def _config_paths(config_file: str) -> dict:
     """studies_dir, vocabulary_dir and sources_dir from the config (the schema's defaults where absent)."""
-    config = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) if Path(config_file).is_file() else {}
+    config = yaml_data(Path(config_file).read_text(encoding="utf-8")) if Path(config_file).is_file() else {}
     config = config or {}
     return {
         "studies": config.get("studies_dir", "resources/studies"),

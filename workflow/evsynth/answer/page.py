@@ -17,7 +17,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from evsynth.answer.sof import POPULATION_WORDS
-from evsynth.report.workbook import CAVEAT
+from evsynth.common.io import CAVEAT
 
 __all__ = ["harms_seen", "answer_rows", "render_page", "html_table", "CAVEAT"]
 

@@ -1,5 +1,8 @@
 """The answer rules: the summary of findings with GRADE certainty, the flow of records, the data dictionary
-and the evidence page (results/index.html) that puts them in front of a reader."""
+and the evidence page (results/index.html) that puts them in front of a reader.
+
+Each ``run_<rule>`` imports the modules its rule uses, so a job pays only for its own (matplotlib, openpyxl
+and the GRADE tables are not loaded by a job that does not use them)."""
 
 from __future__ import annotations
 
@@ -9,21 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from evsynth.answer.dictionary import DICTIONARY_COLUMNS, data_dictionary
-from evsynth.answer.flow import flow_diagram, flow_of_records
-from evsynth.answer.grade import DOMAINS, load_overrides
-from evsynth.answer.page import answer_rows, figure, harms_seen, html_table, render_page
-from evsynth.answer.sof import POPULATION_WORDS, SHOWN_COLUMNS, summary_of_findings
-from evsynth.appraise.plots import TOOL_LABELS
 from evsynth.common.io import CAVEAT, read_table, write_csv, write_markdown
-from evsynth.report.forest_rows import scale_shown
-from evsynth.report.workbook import write_workbook
 
 
 def run_summarize_findings(input, output, params, wildcards=None) -> None:
     """input: pooled, studies_rows, excluded, bias, studies, outcomes, interventions, participants, overrides (the
     reviewer's GRADE file, if any); output: csv, md, xlsx; params: settings (config summary_of_findings),
     analyses (the analyses' specs)."""
+    from evsynth.answer.grade import DOMAINS, load_overrides
+    from evsynth.answer.sof import SHOWN_COLUMNS, summary_of_findings
+    from evsynth.report.workbook import write_workbook
+
     overrides = list(input.overrides)
     settings = params.settings
     table = summary_of_findings(
@@ -43,6 +42,8 @@ def run_summarize_findings(input, output, params, wildcards=None) -> None:
 def run_tabulate_flow(input, output, params=None, wildcards=None) -> None:
     """input: ledger, studies (JSON), excluded, studies_rows, pooled, evidence (optional); output: csv, md,
     png, svg (the flow table and its diagram)."""
+    from evsynth.answer.flow import flow_diagram, flow_of_records
+
     studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
     evidence_path = getattr(input, "evidence", None)
     flow = flow_of_records(pd.read_csv(input.ledger), studies, pd.read_csv(input.excluded),
@@ -57,6 +58,8 @@ def run_tabulate_flow(input, output, params=None, wildcards=None) -> None:
 def run_describe_columns(input, output, params=None, wildcards=None) -> None:
     """input: every result table (CSV); output: csv, md. Each table's header is read and each column
     described (:func:`evsynth.answer.dictionary.data_dictionary`); the dictionary describes itself too."""
+    from evsynth.answer.dictionary import DICTIONARY_COLUMNS, data_dictionary
+
     headers = {Path(p).name: list(pd.read_csv(p, nrows=0).columns) for p in input}
     headers[Path(output.csv).name] = DICTIONARY_COLUMNS
     table = data_dictionary(headers)
@@ -73,6 +76,11 @@ def run_build_evidence_page(input, output, params, wildcards=None) -> None:
     doses_plot, and optionally flow, flow_plot, dictionary, curves (specification curves), funnels (the
     analyses' funnel folders, empty where k is below small_study_min_k); params: settings (config
     summary_of_findings), analyses (the analyses' specs)."""
+    from evsynth.answer.page import answer_rows, figure, harms_seen, html_table, render_page
+    from evsynth.answer.sof import POPULATION_WORDS
+    from evsynth.appraise.tools import TOOL_LABELS
+    from evsynth.report.forest_rows import scale_shown
+
     page_dir = Path(output.html).parent
     settings = params.settings
     target = settings.get("target_population", "pediatric")

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import pandas as pd
-import yaml
 
 from evsynth.appraise.context import text_of
 from evsynth.appraise.overall import overall_scale
 from evsynth.appraise.tools import COLUMNS, OVERALL_ITEM, OVERALL_QUESTION, sort_checklist
-from evsynth.common.inputs import InputError
+from evsynth.common.inputs import InputError, yaml_data
 
 
 def load_overrides(paths: Iterable[str | Path], root: str | Path | None = None) -> dict[str, dict]:
@@ -20,7 +19,7 @@ def load_overrides(paths: Iterable[str | Path], root: str | Path | None = None) 
     path (relative to ``root`` when given), which the rows' evidence cites."""
     out = {}
     for p in sorted(Path(x) for x in paths):
-        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        doc = yaml_data(p.read_text(encoding="utf-8")) or {}
         rel = p
         if root is not None:
             try:

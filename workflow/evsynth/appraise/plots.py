@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from evsynth.appraise.overall import CATEGORY  # noqa: E402
+from evsynth.appraise.tools import TOOL_LABELS  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -42,8 +43,6 @@ SYMBOLS = {"low": "+", "some_concerns": "−", "high": "×", "critical": "!", "n
            "unclear": "?", "not_applicable": ""}
 # Stacking order of the summary bars (robvis puts low first) and legend order.
 ORDER = ["low", "some_concerns", "high", "critical", "unclear", "no_information", "not_applicable"]
-TOOL_LABELS = {"murad": "Murad et al. 2018", "jbi_case_series": "JBI checklist for case series",
-               "jbi_case_report": "JBI checklist for case reports", "rob2": "RoB 2", "robins_i": "ROBINS-I"}
 
 plt.rcParams["svg.hashsalt"] = "evsynth-plots-bias"  # stable SVG ids
 

@@ -12,6 +12,7 @@ import yaml
 import evsynth.appraise.case_rules  # noqa: F401  (registers the case-report/series rules)
 import evsynth.appraise.domain_rules  # noqa: F401  (registers the RoB 2 / ROBINS-I rules)
 from evsynth.appraise.context import RULES
+from evsynth.common.inputs import yaml_data
 
 #: Checklist columns (bias_checklist.csv). ``rule`` names the function that judged the row
 #: (``evsynth.<module>.<function>``), or ``reviewer`` for a reviewer's judgement.
@@ -19,6 +20,9 @@ COLUMNS = [
     "study", "tool", "domain", "item", "question", "judgement", "source", "rule", "rationale", "evidence",
     "derived_judgement", "reviewer_judgement", "derived_rationale",
 ]
+#: How figures and the evidence page name each tool.
+TOOL_LABELS = {"murad": "Murad et al. 2018", "jbi_case_series": "JBI checklist for case series",
+               "jbi_case_report": "JBI checklist for case reports", "rob2": "RoB 2", "robins_i": "ROBINS-I"}
 OVERALL_ITEM = "overall"
 OVERALL_QUESTION = "Overall judgement"
 #: tools.yaml ``settings`` every run needs.
@@ -28,7 +32,7 @@ REQUIRED_SETTINGS = ("course_gap_days", "patient_reported_measures", "missing_da
 
 def load_tools(path: str | Path) -> dict:
     """Read tools.yaml and check it is coherent (scales, displays, design mapping, item ids)."""
-    tools = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    tools = yaml_data(Path(path).read_text(encoding="utf-8"))
     problems = []
     for name, tool in tools.get("tools", {}).items():
         scale = tool.get("judgements") or []
@@ -79,14 +83,14 @@ def bias_tools(path: str | Path, studies_dir: str | Path | None = None,
     ``none``; with ``studies_dir``, only the tools the designs of its studies about ``conditions`` are
     appraised with (no plot is drawn for a tool no study uses). A study.yaml that cannot be read is skipped
     here: the record validator reports it."""
-    tools = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    tools = yaml_data(Path(path).read_text(encoding="utf-8"))
     names = [name for name in tools.get("tools", {}) if name != "none"]
     if studies_dir is None:
         return names
     used = set()
     for meta_path in sorted(Path(studies_dir).glob("*/study.yaml")):
         try:
-            meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+            meta = yaml_data(meta_path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
         if not isinstance(meta, dict) or not in_question(meta, conditions):

@@ -20,7 +20,6 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 # Found from the project folder (the working directory), like the records' schemas: a non-editable install
@@ -150,7 +149,7 @@ def parse_yaml(text: str, shown: str) -> YamlDocument:
     """Parse YAML text (safe loading) into a :class:`YamlDocument` with key lines and duplicate-key problems."""
     doc = YamlDocument(file=shown)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.YAMLError as exc:
         doc.problems.append(_yaml_problem(shown, exc))
         return doc
@@ -163,11 +162,35 @@ def parse_yaml(text: str, shown: str) -> YamlDocument:
                                     f"is given twice (lines {first} and {again}); YAML keeps only the last, "
                                     "so keep one"))
     try:
-        doc.data = yaml.safe_load(text)
+        doc.data = yaml_data(text)
     except yaml.YAMLError as exc:
         doc.problems.append(_yaml_problem(shown, exc))
         doc.data = None
     return doc
+
+
+# libyaml's parser where PyYAML was built with it (the wheels are): the same nodes and objects as
+# yaml.SafeLoader, several times faster; every job and Snakemake's parse of the workflow read YAML.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose(text: str):
+    """The YAML node tree of a text (line numbers of keys), read as :func:`yaml_data` reads it."""
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def yaml_data(text: str):
+    """The objects of a YAML text, as ``yaml.safe_load``; the one place the package parses YAML.
+
+    Read with libyaml where available; a text libyaml refuses is parsed again by the pure-Python parser,
+    so an error names the same line, column and problem either way."""
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
 
 
 def load_schema(name_or_path: str | Path | dict) -> dict:
@@ -177,7 +200,7 @@ def load_schema(name_or_path: str | Path | dict) -> dict:
     path = Path(name_or_path)
     if not path.suffix:
         path = SCHEMA_DIR / f"{name_or_path}.schema.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml_data(path.read_text(encoding="utf-8"))
 
 
 def closest(value, allowed) -> str | None:
@@ -207,6 +230,8 @@ def schema_problems(data, schema: dict, shown: str, line_of=None, prefix: tuple 
     if locate is None:
         line_of = line_of or (lambda *path: None)
         locate = lambda path: (shown, line_of(*path))  # noqa: E731
+    import jsonschema  # ~0.2 s: loaded by the jobs that check a document against a schema
+
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -215,7 +240,7 @@ def schema_problems(data, schema: dict, shown: str, line_of=None, prefix: tuple 
     return list({str(p): p for p in problems}.values())
 
 
-def _explain(err: jsonschema.ValidationError, locate, prefix: tuple) -> list[Problem]:
+def _explain(err, locate, prefix: tuple) -> list[Problem]:
     path = tuple(err.absolute_path)
     key = _dotted(prefix + path) or None
     shown, line = locate(path)

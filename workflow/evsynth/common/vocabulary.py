@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
-from evsynth.common.inputs import closest
+from evsynth.common.inputs import closest, yaml_data
 
 
 #: Source kinds (study.yaml ``sources``) that count as a study's primary report (not secondary, registry or
@@ -58,7 +57,7 @@ def unknown_message(kind: str, term: str, known: list[str]) -> str:
 def load_vocabulary(directory: str | Path) -> Vocabulary:
     """Read ``terms.yaml`` and ``measures.yaml`` from ``directory``."""
     directory = Path(directory)
-    terms = yaml.safe_load((directory / "terms.yaml").read_text(encoding="utf-8")) or {}
-    measures = yaml.safe_load((directory / "measures.yaml").read_text(encoding="utf-8")) or {}
+    terms = yaml_data((directory / "terms.yaml").read_text(encoding="utf-8")) or {}
+    measures = yaml_data((directory / "measures.yaml").read_text(encoding="utf-8")) or {}
     terms = {kind: {str(k): v for k, v in (entries or {}).items()} for kind, entries in terms.items()}
     return Vocabulary(terms=terms, measures=measures, directory=directory)

@@ -1,5 +1,7 @@
 """The describe rules: per-patient and per-study tables rebuilt from the records, the discrepancies between
-sources, the descriptive summaries, and every harm."""
+sources, the descriptive summaries, and every harm.
+
+Each ``run_<rule>`` imports the modules its rule uses, so a job pays only for its own."""
 
 from __future__ import annotations
 
@@ -8,20 +10,15 @@ from pathlib import Path
 import pandas as pd
 
 from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
-from evsynth.common.vocabulary import load_vocabulary
-from evsynth.describe.cases import case_table
-from evsynth.describe.harms import harms_table
-from evsynth.describe.discrepancies import (
-    TABLE_COLUMNS, checked, find_discrepancies, range_conflicts, summary_dose_conflicts,
-)
-from evsynth.describe.studies import study_table
-from evsynth.describe.summaries import descriptive_summaries, pediatric_case_outcomes
-from evsynth.report.workbook import write_workbook
 
 
 def run_report_discrepancies(input, output, params=None, wildcards=None) -> None:
     """input: records, studies, dose_conflicts (implied weights, from harmonize_doses), doses, evidence
     (select_evidence's choices, beside the reports not used); output: csv, md."""
+    from evsynth.describe.discrepancies import (
+        TABLE_COLUMNS, checked, find_discrepancies, range_conflicts, summary_dose_conflicts,
+    )
+
     records = load_saved_records(input.records, input.studies)
     dose_conflicts = pd.read_csv(input.dose_conflicts, dtype=str, keep_default_na=False)
     dose_conflicts = dose_conflicts.reindex(columns=TABLE_COLUMNS, fill_value="")
@@ -40,6 +37,9 @@ def run_report_discrepancies(input, output, params=None, wildcards=None) -> None
 
 def run_tabulate_cases(input, output, params=None, wildcards=None) -> None:
     """input: records, studies, discrepancies, measures (measures.yaml); output: csv, md."""
+    from evsynth.common.vocabulary import load_vocabulary
+    from evsynth.describe.cases import case_table
+
     records = load_saved_records(input.records, input.studies)
     measures = load_vocabulary(Path(input.measures).parent).measures
     table = case_table(records.tables, records.studies, measures, pd.read_csv(input.discrepancies))
@@ -54,6 +54,8 @@ def run_tabulate_cases(input, output, params=None, wildcards=None) -> None:
 
 def run_tabulate_studies(input, output, params, wildcards=None) -> None:
     """input: records, studies, doses; output: csv, md; params: followup_bound."""
+    from evsynth.describe.studies import study_table
+
     records = load_saved_records(input.records, input.studies)
     table = study_table(records.tables, records.studies, pd.read_csv(input.doses), params.followup_bound)
     write_csv(table, output.csv)
@@ -65,6 +67,9 @@ def run_summarize_evidence(input, output, params, wildcards=None) -> None:
 
     input: records, studies, outcomes (harmonized Parquet), doses, cumulative, responders; output: summaries,
     summaries_md, cases, cases_md, xlsx; params: conditions (the studies summarized), followup_bound."""
+    from evsynth.describe.summaries import descriptive_summaries, pediatric_case_outcomes
+    from evsynth.report.workbook import write_workbook
+
     records = load_saved_records(input.records, input.studies)
     outcomes = pd.read_parquet(input.outcomes)
     doses, cumulative = pd.read_csv(input.doses), pd.read_csv(input.cumulative)
@@ -83,6 +88,9 @@ def run_summarize_evidence(input, output, params, wildcards=None) -> None:
 def run_tabulate_harms(input, output, params=None, wildcards=None) -> None:
     """input: records, studies, evidence (evidence.csv: which report each count comes from); output: csv
     (harms.csv), md, xlsx."""
+    from evsynth.describe.harms import harms_table
+    from evsynth.report.workbook import write_workbook
+
     records = load_saved_records(input.records, input.studies)
     table = harms_table(records.tables, records.studies, pd.read_csv(input.evidence))
     write_csv(table, output.csv)

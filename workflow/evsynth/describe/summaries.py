@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import betaincinv
 
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
 from evsynth.common.vocabulary import PRIMARY_SOURCE_KINDS
@@ -95,8 +95,8 @@ def clopper_pearson(events, n, level: float = 0.95):
     ok = np.isfinite(x) & np.isfinite(m) & (m > 0) & (x >= 0) & (x <= m)
     xs, ms = np.where(ok, x, 0.0), np.where(ok, m, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        lb = np.where(xs > 0, stats.beta.ppf(alpha / 2, np.maximum(xs, 1e-12), ms - xs + 1), 0.0)
-        ub = np.where(xs < ms, stats.beta.ppf(1 - alpha / 2, xs + 1, np.maximum(ms - xs, 1e-12)), 1.0)
+        lb = np.where(xs > 0, betaincinv(np.maximum(xs, 1e-12), ms - xs + 1, alpha / 2), 0.0)
+        ub = np.where(xs < ms, betaincinv(xs + 1, np.maximum(ms - xs, 1e-12), 1 - alpha / 2), 1.0)
     lb, ub = np.where(ok, lb, np.nan), np.where(ok, ub, np.nan)
     if lb.ndim == 0:
         return float(lb), float(ub)

@@ -130,10 +130,10 @@ def impute_summary(outcomes_h: pd.DataFrame, method: str = "luo2018", r: float =
 
 def load_thresholds(path) -> dict:
     """Read ``resources/vocabulary/responders.yaml`` (measure -> list of thresholds)."""
-    import yaml
+    from evsynth.common.inputs import yaml_data
 
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yaml_data(fh.read()) or {}
     out = {}
     for measure, entry in data.items():
         items = entry.get("thresholds") if isinstance(entry, dict) else entry

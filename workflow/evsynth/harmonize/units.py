@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from evsynth.common.timepoints import DAYS_PER_MONTH
+from evsynth.common.inputs import yaml_data
 
 __all__ = [
     "Dose",
@@ -438,7 +438,7 @@ def parse_dose_items(text: Any) -> list[Dose]:
 def load_units(path: str | Path) -> dict:
     """Load ``resources/vocabulary/units.yaml``; returns the mapping (``conversions``, ``stat_kinds``...)."""
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yaml_data(fh.read()) or {}
     conv = data.get("conversions") or []
     for c in conv:
         for key in ("from", "to", "factor"):

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from evsynth.common import inputs
 from evsynth.common.timepoints import TIMEPOINT
@@ -87,7 +86,7 @@ class Records:
 
 def load_schema(name: str, schema_dir: Path) -> dict:
     """One record schema (``<name>.schema.yaml``) from ``schema_dir``."""
-    return yaml.safe_load((schema_dir / f"{name}.schema.yaml").read_text(encoding="utf-8"))
+    return inputs.yaml_data((schema_dir / f"{name}.schema.yaml").read_text(encoding="utf-8"))
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -525,7 +524,7 @@ def load_records(
     root = Path(root) if root is not None else Path.cwd()
     vocab = load_vocabulary(vocabulary_dir or VOCABULARY_DIR)
     tools_path = Path(tools_path) if tools_path is not None else Path("resources") / "appraisal" / "tools.yaml"
-    tools = yaml.safe_load(tools_path.read_text(encoding="utf-8")) if tools_path.is_file() else None
+    tools = inputs.yaml_data(tools_path.read_text(encoding="utf-8")) if tools_path.is_file() else None
     checker = _Checker(vocab, Path(sources_dir) if sources_dir else None, root, Path(schema_dir or SCHEMA_DIR), tools)
     studies: dict[str, dict] = {}
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}

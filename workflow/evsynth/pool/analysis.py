@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from evsynth.common.code import code_name
 from evsynth.common.measures import codes, measure
@@ -67,7 +67,7 @@ def spec_text(spec: dict) -> str:
 def study_intervals(yi, vi, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Each study's Wald interval at ``level`` (percent, or a fraction), as metafor's forest draws them."""
     level = level * 100 if 0 < level <= 1 else level
-    crit = norm.ppf(0.5 + level / 200)
+    crit = ndtri(0.5 + level / 200)
     yi, se = np.asarray(yi, dtype=float), np.sqrt(np.asarray(vi, dtype=float))
     return yi - crit * se, yi + crit * se
 

@@ -36,9 +36,9 @@ def funnel_plot(yi, vi, estimate: float, paths: list, *, title: str, effect_labe
     fy, fse = np.asarray(filled_yi, float), np.sqrt(np.asarray(filled_vi, float))
     if yi.size == 0:
         raise ValueError("funnel_plot: no studies")
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    z = float(norm.ppf(0.5 + level / 200))
+    z = float(ndtri(0.5 + level / 200))
     top = float(np.nanmax(np.concatenate([se, fse]))) * 1.05
     fig_w, plot_h = 6.0, 3.6
     wrap_chars = int((fig_w - 0.4) / (FS_SMALL * 0.6 / 72))

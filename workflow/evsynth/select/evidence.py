@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from evsynth.common.inputs import yaml_data
 
 __all__ = [
     "ALTERNATIVE_SEPARATOR", "DEFAULT_PREFERENCE", "EVIDENCE_COLUMNS", "KEYS", "SelectionError", "alternatives",
@@ -96,7 +97,7 @@ def load_pins(studies_dir: str | Path, paths: list[str] | None = None) -> pd.Dat
     files = sorted(paths) if paths is not None else sorted(str(p) for p in Path(studies_dir).glob("*/selection.yaml"))
     rows = []
     for path in files:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        doc = yaml_data(Path(path).read_text(encoding="utf-8")) or {}
         pins = doc.get("pins")
         if not isinstance(pins, list):
             raise SelectionError(f"{path}: expected a list under 'pins', found {type(pins).__name__}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from evsynth.stats.linalg import _norm_sf, _t_isf, _t_sf, _wls
 from evsynth.stats.options import _clean, _level
@@ -135,8 +135,10 @@ def _kendall_exact_cdf(q: int, n: int) -> float:
 
 def _kendall_test(x: np.ndarray, y: np.ndarray, exact: bool = True) -> tuple[float, float]:
     """Kendall's tau-b and two-sided p-value as R's cor.test(method="kendall")."""
+    from scipy.stats import kendalltau  # scipy.stats takes ~0.6 s to import: only the rank test pays it
+
     n = len(x)
-    tau = float(stats.kendalltau(x, y).statistic)
+    tau = float(kendalltau(x, y).statistic)
     ties = min(len(np.unique(x)), len(np.unique(y))) < n
     if exact and not ties and n <= 170:
         q = int(round((tau + 1) * n * (n - 1) / 4))

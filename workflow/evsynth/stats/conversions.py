@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri, stdtrit
 
 __all__ = [
     "xi",
@@ -47,13 +47,13 @@ METHODS = ("wan2014", "luo2018", "shi2020")
 def xi(n):
     """xi(n) = 2 Phi^-1((n - 0.375)/(n + 0.25)) (Wan 2014 eq. 7/9)."""
     n = np.asarray(n, dtype=float)
-    return 2 * stats.norm.ppf((n - 0.375) / (n + 0.25))
+    return 2 * ndtri((n - 0.375) / (n + 0.25))
 
 
 def eta(n):
     """eta(n) = 2 Phi^-1((0.75 n - 0.125)/(n + 0.25)) (Wan 2014 eq. 15/16)."""
     n = np.asarray(n, dtype=float)
-    return 2 * stats.norm.ppf((0.75 * n - 0.125) / (n + 0.25))
+    return 2 * ndtri((0.75 * n - 0.125) / (n + 0.25))
 
 
 def _arr(x, shape):
@@ -114,7 +114,7 @@ def sd_from_ci(lower, upper, n, level: float = 0.95, dist: str = "t"):
     t with n - 1 df (``dist='t'``, default, right for small samples) or of the normal (``dist='z'``)."""
     n = np.asarray(n, dtype=float)
     p = 0.5 + level / 2
-    q = stats.t.ppf(p, n - 1) if dist == "t" else stats.norm.ppf(p) * np.ones_like(n)
+    q = stdtrit(n - 1, p) if dist == "t" else ndtri(p) * np.ones_like(n)
     return np.sqrt(n) * (np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)) / (2 * q)
 
 

@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
-from scipy import stats
-from scipy.special import expit, gammaln, xlogy
+from scipy.special import expit, gammaln, ndtr, ndtri, xlogy
 
 from evsynth.stats.effects import _first_bad
 
@@ -266,7 +265,7 @@ def pool_proportions_glmm(xi: Any, ni: Any, level: float = 95, nagq: int = 7) ->
     alpha = (100.0 - lvl) / 100.0 if lvl > 1 else 1.0 - lvl
     if not 0 < alpha < 1:
         raise ValueError(f"argument 'level' has invalid value {level!r}: must be in (0, 100)")
-    crit = float(stats.norm.ppf(1 - alpha / 2))
+    crit = float(ndtri(1 - alpha / 2))
 
     if k < 2:
         return _nan_result(k, lvl, f"need at least 2 studies to estimate tau2 (k = {k})")
@@ -301,7 +300,7 @@ def _finish(beta, se, tau2, k, lvl, crit, loglik, loglik_marginal, converged, me
     pi_half = crit * np.sqrt(se**2 + tau2)
     pi = (beta - pi_half, beta + pi_half)
     return GlmmResult(
-        estimate=beta, se=se, zval=float(zval), pval=float(2 * stats.norm.sf(abs(zval))),
+        estimate=beta, se=se, zval=float(zval), pval=float(2 * ndtr(-abs(zval))),
         ci_lb=float(ci[0]), ci_ub=float(ci[1]), pi_lb=float(pi[0]), pi_ub=float(pi[1]),
         tau2=float(tau2), tau=float(np.sqrt(tau2)), loglik=float(loglik), k=k, level=lvl,
         prop=float(expit(beta)), prop_ci_lb=float(expit(ci[0])), prop_ci_ub=float(expit(ci[1])),
