@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from evsynth.answer.run import (
-    run_build_evidence_page, run_describe_columns, run_summarize_findings, run_tabulate_flow,
+    run_build_evidence_page, run_summarize_findings, run_tabulate_flow,
 )
 from evsynth.appraise.run import run_appraise_studies
 from evsynth.common.config import analysis_spec
@@ -27,10 +27,10 @@ from evsynth.harmonize.run import run_harmonize_doses, run_harmonize_outcomes
 from evsynth.ingest.records import TABLES
 from evsynth.ingest.run import run_validate_records
 from evsynth.pool.run import (
-    run_combine_multiverse, run_combine_pooled, run_compare_reviews, run_multiverse, run_pool_analysis,
+    run_combine_multiverse, run_combine_pooled, run_multiverse, run_pool_analysis,
 )
 from evsynth.report.run import (
-    run_compare_runs, run_plot_doses, run_record_environment, run_record_inputs, run_write_ledger,
+    run_compare_runs, run_plot_doses, run_record_environment, run_write_ledger,
 )
 from evsynth.select.run import run_select_evidence
 
@@ -138,15 +138,14 @@ def project(tmp_path_factory):
                                          baujat=[a + "baujat.png", a + "baujat.svg"]),
                           Files(spec=SPEC), Files(analysis="sledai"))
         run_combine_pooled(Files(pooled=[a + "pooled.csv"], studies=[a + "studies.csv"], excluded=[a + "excluded.csv"],
-                                 influence=[a + "influence.csv"]),
+                                 influence=[a + "influence.csv"], outcomes="results/h/outcomes.parquet"),
                            Files(csv="results/tables/pooled.csv", md="results/tables/pooled.md",
                                  xlsx="results/tables/pooled.xlsx", studies="results/tables/analysis_studies.csv",
                                  excluded="results/tables/analysis_excluded.csv",
-                                 influence="results/tables/influence.csv"))
-        run_compare_reviews(Files(pooled="results/tables/pooled.csv", outcomes="results/h/outcomes.parquet",
-                                  studies=STUDIES),
-                            Files(csv="results/tables/review_comparison.csv", md="results/tables/review_comparison.md"),
-                            Files(analyses={"sledai": SPEC}))
+                                 influence="results/tables/influence.csv",
+                                 reviews="results/tables/review_comparison.csv",
+                                 reviews_md="results/tables/review_comparison.md"),
+                           Files(analyses={"sledai": SPEC}))
         grid = {"analyses": ["sledai"], "estimators": ["DL", "REML"], "tests": ["z"], "correlations": [0.5],
                 "imputation": ["wan2014"], "inclusion": ["all"]}
         run_multiverse(pool_in, Files(table="results/multiverse/sledai.parquet",
@@ -160,8 +159,9 @@ def project(tmp_path_factory):
         run_plot_doses(Files(doses="results/tables/doses.csv", studies=STUDIES),
                        Files("results/plots/doses.png", "results/plots/doses.svg"))
         run_record_environment(Files(), Files(software="results/report/software.csv",
-                                              config="results/report/config.yaml"), Files(config=CONFIG))
-        run_record_inputs(Files(), Files("results/tables/run_inputs.csv"), Files(dirs=dirs, config=CONFIG))
+                                              config="results/report/config.yaml",
+                                              inputs="results/tables/run_inputs.csv"),
+                               Files(dirs=dirs, config=CONFIG))
         run_summarize_findings(
             Files(pooled="results/tables/pooled.csv", studies_rows="results/tables/analysis_studies.csv",
                   excluded="results/tables/analysis_excluded.csv", bias="results/tables/bias_overall.csv",
@@ -183,8 +183,6 @@ def project(tmp_path_factory):
                           Files(csv="results/tables/flow_of_records.csv", md="results/tables/flow_of_records.md",
                                 png="results/plots/flow_of_records.png", svg="results/plots/flow_of_records.svg"))
         tables = sorted(str(p) for p in Path("results/tables").glob("*.csv") if p.name != "cum.csv")
-        run_describe_columns(Files(*tables), Files(csv="results/tables/data_dictionary.csv",
-                                                   md="results/tables/data_dictionary.md"))
         run_build_evidence_page(
             Files(sof="results/tables/summary_of_findings.csv", harms="results/tables/harms.csv",
                   pooled="results/tables/pooled.csv", forests=[a + "forest.png"],
@@ -192,8 +190,9 @@ def project(tmp_path_factory):
                   discrepancies="results/tables/discrepancies.csv", studies="results/tables/studies.csv",
                   doses="results/tables/doses.csv", doses_plot="results/plots/doses.png",
                   flow="results/tables/flow_of_records.csv", flow_plot="results/plots/flow_of_records.png",
-                  dictionary="results/tables/data_dictionary.csv"),
-            Files(html="results/index.html"),
+                  tables=tables),
+            Files(html="results/index.html", dictionary="results/tables/data_dictionary.csv",
+                  dictionary_md="results/tables/data_dictionary.md"),
             Files(settings=CONFIG["summary_of_findings"], analyses={"sledai": SPEC}))
     finally:
         os.chdir(cwd)
@@ -284,7 +283,7 @@ def test_run_pool_analysis_draws_the_forest_plot_from_the_fit(project):
     assert (project / "results/analyses/sledai/baujat.png").read_bytes().startswith(PNG)
 
 
-def test_run_combine_pooled_and_compare_reviews(project):
+def test_run_combine_pooled_with_the_review_comparison(project):
     assert len(_csv(project, "results/tables/pooled.csv")) == len(_csv(project, "results/analyses/sledai/pooled.csv"))
     assert len(_csv(project, "results/tables/influence.csv")) == len(_csv(project, "results/analyses/sledai/influence.csv"))
     assert "do not show efficacy" in (project / "results/tables/pooled.md").read_text()
@@ -309,7 +308,7 @@ def test_run_write_ledger_plot_doses_and_record_environment(project):
     assert yaml.safe_load((project / "results/report/config.yaml").read_text())["analyses"] == CONFIG["analyses"]
 
 
-def test_run_record_inputs_and_compare_runs(project):
+def test_run_record_environment_inputs_and_compare_runs(project):
     manifest = _csv(project, "results/tables/run_inputs.csv")
     assert "demo2020" in set(manifest.iloc[:, 1]) | set(manifest.iloc[:, 0])
     changes = _csv(project, "results/tables/changes.csv")
@@ -323,7 +322,7 @@ def test_run_summarize_findings(project):
     assert (project / "results/tables/summary_of_findings.xlsx").read_bytes()[:2] == b"PK"
 
 
-def test_run_tabulate_flow_describe_columns_and_build_evidence_page(project):
+def test_run_tabulate_flow_and_build_evidence_page_with_its_data_dictionary(project):
     flow = _csv(project, "results/tables/flow_of_records.csv")
     assert len(flow) and (project / "results/plots/flow_of_records.png").read_bytes().startswith(PNG)
     dictionary = _csv(project, "results/tables/data_dictionary.csv")

@@ -63,28 +63,6 @@ rule tabulate_flow:
         "../scripts/tabulate_flow.py"
 
 
-rule describe_columns:
-    input:
-        get_result_tables(),
-    output:
-        csv=report(
-            "results/tables/data_dictionary.csv",
-            caption="../report/data_dictionary.rst",
-            category="Records",
-            labels={"table": "data dictionary"},
-        ),
-        md="results/tables/data_dictionary.md",
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        "logs/describe_columns.log",
-    conda:
-        "../envs/evsynth.yaml"
-    script:
-        "../scripts/describe_columns.py"
-
-
 rule build_evidence_page:
     input:
         sof=rules.summarize_findings.output.csv,
@@ -104,7 +82,7 @@ rule build_evidence_page:
         doses_plot=rules.plot_doses.output[0],
         flow=rules.tabulate_flow.output.csv,
         flow_plot=rules.tabulate_flow.output.png,
-        dictionary=rules.describe_columns.output.csv,
+        tables=get_result_tables(),
     output:
         html=report(
             "results/index.html",
@@ -112,6 +90,13 @@ rule build_evidence_page:
             category="0. The evidence page",
             labels={"page": "the question, the answer, the evidence"},
         ),
+        dictionary=report(
+            "results/tables/data_dictionary.csv",
+            caption="../report/data_dictionary.rst",
+            category="Records",
+            labels={"table": "data dictionary"},
+        ),
+        dictionary_md="results/tables/data_dictionary.md",
     params:
         settings=config["summary_of_findings"],
         analyses=get_analysis_specs(),

@@ -101,8 +101,8 @@ def get_analysis_spec(wildcards):
 
 
 def get_analysis_specs():
-    """Every analysis' config with defaults filled in (compare_reviews, the summary of findings and the
-    evidence page read them all)."""
+    """Every analysis' config with defaults filled in (combine_pooled's review comparison, the summary of
+    findings and the evidence page read them all)."""
     return {name: analysis_spec(config, name) for name in ANALYSES}
 
 

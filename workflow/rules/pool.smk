@@ -44,6 +44,7 @@ rule combine_pooled:
         studies=expand(rules.pool_analysis.output.studies, analysis=ANALYSES),
         excluded=expand(rules.pool_analysis.output.excluded, analysis=ANALYSES),
         influence=expand(rules.pool_analysis.output.influence, analysis=ANALYSES),
+        outcomes=rules.harmonize_outcomes.output.parquet,
     output:
         csv=report(
             "results/tables/pooled.csv",
@@ -61,6 +62,15 @@ rule combine_pooled:
             category="Meta-analyses",
             labels={"table": "case diagnostics"},
         ),
+        reviews=report(
+            "results/tables/review_comparison.csv",
+            caption="../report/review_comparison.rst",
+            category="Meta-analyses",
+            labels={"table": "ours vs published reviews"},
+        ),
+        reviews_md="results/tables/review_comparison.md",
+    params:
+        analyses=get_analysis_specs(),
     resources:
         mem_mb=1000,
         runtime=10,
@@ -70,32 +80,6 @@ rule combine_pooled:
         "../envs/evsynth.yaml"
     script:
         "../scripts/combine_pooled.py"
-
-
-rule compare_reviews:
-    input:
-        pooled=rules.combine_pooled.output.csv,
-        outcomes=rules.harmonize_outcomes.output.parquet,
-        studies=rules.validate_records.output.studies,
-    output:
-        csv=report(
-            "results/tables/review_comparison.csv",
-            caption="../report/review_comparison.rst",
-            category="Meta-analyses",
-            labels={"table": "ours vs published reviews"},
-        ),
-        md="results/tables/review_comparison.md",
-    params:
-        analyses=get_analysis_specs(),
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        "logs/compare_reviews.log",
-    conda:
-        "../envs/evsynth.yaml"
-    script:
-        "../scripts/compare_reviews.py"
 
 
 # The multiverse is sharded by analysis (one job each, run in parallel on a cluster) and gathered in one table.

@@ -1,7 +1,13 @@
 # report: the ledger of every input row, the dose plot, the software, config and inputs of the run, and what changed since a previous run.
 
 
+# The run's software, config and a digest of every input: one job (three small files), rerun when the config or
+# a record file changes.
 rule record_environment:
+    input:
+        get_record_files(),
+        # written for a validated run only: bad records stop the run before any table
+        validated=rules.validate_records.output.studies,
     output:
         software=report(
             "results/report/software.csv",
@@ -15,7 +21,9 @@ rule record_environment:
             category="Run",
             labels={"table": "config used"},
         ),
+        inputs="results/tables/run_inputs.csv",
     params:
+        dirs=get_record_dirs(),
         config=config,
     resources:
         mem_mb=1000,
@@ -28,31 +36,10 @@ rule record_environment:
         "../scripts/record_environment.py"
 
 
-rule record_inputs:
-    input:
-        get_record_files(),
-        # written for a validated run only: bad records stop the run before any table
-        validated=rules.validate_records.output.studies,
-    output:
-        "results/tables/run_inputs.csv",
-    params:
-        dirs=get_record_dirs(),
-        config=config,
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        "logs/record_inputs.log",
-    conda:
-        "../envs/evsynth.yaml"
-    script:
-        "../scripts/record_inputs.py"
-
-
 rule compare_runs:
     input:
         unpack(get_compared_tables),
-        manifest=rules.record_inputs.output[0],
+        manifest=rules.record_environment.output.inputs,
     output:
         csv=report(
             "results/tables/changes.csv",

@@ -1,4 +1,4 @@
-"""combine_pooled: every analysis' rows in one table (CSV, Markdown, workbook)."""
+"""combine_pooled: every analysis' rows in one table (CSV, Markdown, workbook), and beside the published reviews."""
 
 from evsynth.common.io import step
 from evsynth.pool.run import run_combine_pooled

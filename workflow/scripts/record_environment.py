@@ -1,4 +1,4 @@
-"""record_environment: the versions of the software that computed the results, and the config used."""
+"""record_environment: the software versions, the config used and a digest of every input of the run."""
 
 from evsynth.common.io import step
 from evsynth.report.run import run_record_environment

@@ -55,25 +55,28 @@ def run_tabulate_flow(input, output, params=None, wildcards=None) -> None:
     flow_diagram(flow, [output.png, output.svg])
 
 
-def run_describe_columns(input, output, params=None, wildcards=None) -> None:
-    """input: every result table (CSV); output: csv, md. Each table's header is read and each column
-    described (:func:`evsynth.answer.dictionary.data_dictionary`); the dictionary describes itself too."""
+def describe_columns(tables, output) -> None:
+    """The data dictionary: each result table's header (``tables``: their paths) is read and each column
+    described (:func:`evsynth.answer.dictionary.data_dictionary`); the dictionary describes itself too.
+    Written to output.dictionary (CSV) and output.dictionary_md."""
     from evsynth.answer.dictionary import DICTIONARY_COLUMNS, data_dictionary
 
-    headers = {Path(p).name: list(pd.read_csv(p, nrows=0).columns) for p in input}
-    headers[Path(output.csv).name] = DICTIONARY_COLUMNS
+    headers = {Path(p).name: list(pd.read_csv(p, nrows=0).columns) for p in tables}
+    headers[Path(output.dictionary).name] = DICTIONARY_COLUMNS
     table = data_dictionary(headers)
-    write_csv(table, output.csv)
-    write_markdown(table, output.md, "Data dictionary",
+    write_csv(table, output.dictionary)
+    write_markdown(table, output.dictionary_md, "Data dictionary",
                    "Every column of every result table, built from the tables' own headers by rule "
-                   "describe_columns (evsynth.answer.dictionary).")
+                   "build_evidence_page (evsynth.answer.dictionary).")
 
 
 def run_build_evidence_page(input, output, params, wildcards=None) -> None:
-    """Read the result tables and figures, write ``results/index.html`` (output.html).
+    """Read the result tables and figures, write the data dictionary (output.dictionary, dictionary_md; from
+    input.tables, every result table: :func:`describe_columns`) and ``results/index.html`` (output.html), which
+    shows it. One job: the dictionary reads every table, so it reruns whenever the page does.
 
     input: sof, harms (harms.csv), pooled, bias, bias_plots, discrepancies, studies, doses,
-    doses_plot, and optionally flow, flow_plot, dictionary, curves (specification curves), funnels (the
+    doses_plot, tables, and optionally flow, flow_plot, curves (specification curves), funnels (the
     analyses' funnel folders, empty where k is below small_study_min_k); params: settings (config
     summary_of_findings), analyses (the analyses' specs)."""
     from evsynth.answer.page import answer_rows, figure, harms_seen, html_table, render_page
@@ -81,6 +84,7 @@ def run_build_evidence_page(input, output, params, wildcards=None) -> None:
     from evsynth.appraise.tools import TOOL_LABELS
     from evsynth.report.forest_rows import scale_shown
 
+    describe_columns(input.tables, output)
     page_dir = Path(output.html).parent
     settings = params.settings
     target = settings.get("target_population", "pediatric")
@@ -144,7 +148,7 @@ def run_build_evidence_page(input, output, params, wildcards=None) -> None:
                                                             "citation"]),
         "doses": html_table(read_table(input.doses)),
         "flow": html_table(read_table(input.flow)) if getattr(input, "flow", None) else None,
-        "dictionary": html_table(read_table(input.dictionary)) if getattr(input, "dictionary", None) else None,
+        "dictionary": html_table(read_table(output.dictionary)),
     }
     html = render_page({
         "question": settings.get("question", ""), "target": POPULATION_WORDS.get(target, target),

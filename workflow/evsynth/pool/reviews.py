@@ -1,4 +1,4 @@
-"""Our pooled estimates beside the pooled results the reviews in the corpus published (compare_reviews)."""
+"""Our pooled estimates beside the pooled results the reviews in the corpus published (rule combine_pooled)."""
 
 from __future__ import annotations
 

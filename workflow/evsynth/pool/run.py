@@ -118,8 +118,11 @@ def write_influence(name: str, spec: dict, data: pd.DataFrame, output) -> None:
     baujat_plot(table, list(output.baujat), title=title, caveat=CAVEAT)
 
 
-def run_combine_pooled(input, output, params=None, wildcards=None) -> None:
-    """Concatenate the analyses' tables; write CSV, Markdown and an .xlsx workbook."""
+def run_combine_pooled(input, output, params, wildcards=None) -> None:
+    """Every analysis' tables in one (CSV, Markdown, an .xlsx workbook), and our main pooled rows beside the
+    pooled results the reviews in the corpus published (output.reviews, :func:`evsynth.pool.reviews.review_comparison`;
+    input.outcomes: the harmonized outcomes; params.analyses: the analyses' specs). One job, not two: the comparison
+    reads only the combined table and inputs every analysis already depends on."""
     pooled = pd.concat([pd.read_csv(p) for p in input.pooled], ignore_index=True)
     studies = pd.concat([pd.read_csv(p) for p in input.studies], ignore_index=True)
     excluded = pd.concat([pd.read_csv(p) for p in input.excluded], ignore_index=True)
@@ -131,14 +134,10 @@ def run_combine_pooled(input, output, params=None, wildcards=None) -> None:
     write_markdown(pooled[POOLED_SHOWN], output.md, "Pooled estimates (back-transformed scale)",
                    f"{CAVEAT} Full precision and the analysis scale are in pooled.csv.")
     write_workbook({"pooled": pooled, "studies": studies, "excluded": excluded}, output.xlsx, notes=CAVEAT)
-
-
-def run_compare_reviews(input, output, params, wildcards=None) -> None:
-    """Our main pooled row beside each review's published pooled result for the same measure
-    (params.analyses: the analyses' specs)."""
-    table = review_comparison(pd.read_csv(input.pooled), params.analyses, pd.read_parquet(input.outcomes))
-    write_csv(table, output.csv)
-    write_markdown(table, output.md, "Our pooled estimates beside published reviews",
+    # the written table, read back: the comparison sees exactly what pooled.csv holds
+    reviews = review_comparison(pd.read_csv(output.csv), params.analyses, pd.read_parquet(input.outcomes))
+    write_csv(reviews, output.reviews)
+    write_markdown(reviews, output.reviews_md, "Our pooled estimates beside published reviews",
                    "The reviews pool other and more studies; agreement or disagreement is context, not validation.")
 
 

@@ -33,16 +33,12 @@ def run_plot_doses(input, output, params=None, wildcards=None) -> None:
 
 
 def run_record_environment(input, output, params, wildcards=None) -> None:
-    """output: software (versions CSV), config (the config used; params.config)."""
+    """output: software (versions CSV), config (the config used; params.config), inputs (run_inputs.csv: a digest
+    of every input of the run; params.dirs: studies, vocabulary, sources)."""
     write_csv(software_versions(), output.software)
     write_config(params.config, output.config)
-
-
-def run_record_inputs(input, output, params, wildcards=None) -> None:
-    """A digest of every input of the run (output[0], run_inputs.csv); params: dirs (studies, vocabulary,
-    sources), config."""
     dirs = params.dirs
-    write_csv(input_manifest(dirs["studies"], dirs["vocabulary"], dirs["sources"], params.config), output[0])
+    write_csv(input_manifest(dirs["studies"], dirs["vocabulary"], dirs["sources"], params.config), output.inputs)
 
 
 def run_compare_runs(input, output, params, wildcards=None) -> None:
