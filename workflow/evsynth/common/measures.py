@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evsynth.stats.effects import backtransform as engine_backtransform
-
 
 @dataclass(frozen=True)
 class Measure:
@@ -30,6 +28,9 @@ class Measure:
         """Values on the natural scale (Freeman-Tukey: with the harmonic mean of the sizes ``ni``; NaN without)."""
         if self.code == "PFT" and (ni is None or len(np.atleast_1d(ni)) == 0):
             return np.full(np.shape(np.atleast_1d(x)), np.nan)
+        # the engine (scipy) only where a value is back-transformed: config checks and every job read this registry
+        from evsynth.stats.effects import backtransform as engine_backtransform
+
         return engine_backtransform(self.code, x, ni)
 
     @property
