@@ -25,8 +25,10 @@ results: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(ARGS)
 	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
 
+# The suite on every core (pytest-xdist): each test module stays on one worker, the tests that share the demo's
+# Snakemake runs start first (tests/conftest.py). A plain `python -m pytest` runs the same tests in one process.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

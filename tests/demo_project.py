@@ -2,11 +2,14 @@
 the demo corpus in tests/data, with two small analyses and a small multiverse."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 def make_demo_project(dest: Path) -> Path:
@@ -33,3 +36,9 @@ def make_demo_project(dest: Path) -> Path:
                             "correlations": [0.5], "imputation": ["wan2014"], "inclusion": ["all"]}
     (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return dest
+
+
+def snakemake(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on two cores in ``project``, as a user runs it; its output kept for the assertions."""
+    return subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=project, capture_output=True, text=True,
+                          timeout=1200)

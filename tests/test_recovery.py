@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from project_support import demo_project
 
 from evsynth.common.inputs import InputError
 from evsynth.pool.datasets import Corpus, analysis_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 
 def test_make_results_unlocks_a_stale_lock_and_reruns_incomplete_jobs():
@@ -29,34 +22,16 @@ def test_make_results_unlocks_a_stale_lock_and_reruns_incomplete_jobs():
     assert "make results" in (ROOT / "README.md").read_text() and "--rerun-incomplete" in (ROOT / "README.md").read_text()
 
 
-@pytest.fixture()
-def project(tmp_path):
-    return demo_project(tmp_path / "project", small=True)
-
-
-def test_a_killed_run_recovers_with_the_same_command(project):
-    log = (project / "first_run.log").open("w")
-    run = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1"], cwd=project, start_new_session=True,
-                           stdout=log, stderr=log)
-    started = time.monotonic()
-    while not (project / "results" / "records" / "studies.json").exists() and time.monotonic() - started < 600:
-        if run.poll() is not None:
-            break
-        time.sleep(0.2)
-    assert run.poll() is None, (project / "first_run.log").read_text()[-3000:]
-    os.killpg(run.pid, signal.SIGKILL)  # as a closed terminal or an out-of-memory kill would
-    run.wait()
-    assert list((project / ".snakemake" / "locks").glob("*")), "the killed run left no lock"
-
-    # the README's command, as the Makefile runs it
-    unlock = subprocess.run([str(BIN / "python"), "-m", "evsynth.common.runlock", "."], cwd=project,
-                            capture_output=True, text=True, timeout=60)
+def test_a_killed_run_recovers_with_the_same_command(recovered_run):
+    """recovered_run (conftest.py): the demo project killed by SIGKILL to its process group once the records were
+    validated, then the README's command as the Makefile runs it (runlock, then --rerun-incomplete)."""
+    assert recovered_run.alive_when_killed, recovered_run.first_run_log[-3000:]
+    assert recovered_run.locks_left, "the killed run left no lock"
+    unlock, again = recovered_run.unlock, recovered_run.rerun
     assert unlock.returncode == 0 and "removed a stale lock left by an interrupted run" in unlock.stderr
-    again = subprocess.run([str(BIN / "snakemake"), "--cores", "2", "--rerun-incomplete"], cwd=project,
-                           capture_output=True, text=True, timeout=1200)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Traceback" not in again.stderr
-    ledger = pd.read_csv(project / "results" / "tables" / "ledger.csv")
+    ledger = pd.read_csv(recovered_run.project / "results" / "tables" / "ledger.csv")
     assert len(ledger) == 10 and (ledger["status"] != "excluded").all()
 
 

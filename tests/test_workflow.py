@@ -1,32 +1,30 @@
 """The workflow end to end on the small demo corpus (tests/data): runs, is deterministic, and reruns only
-what a config change touches. Slow (about a minute per run): it runs Snakemake for real."""
+what a config change touches. Slow: it runs Snakemake for real. The cold run and the second, killed and
+recovered run are made once per test process (``demo_run`` and ``recovered_run`` in conftest.py)."""
 
 import hashlib
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from demo_project import make_demo_project
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+from demo_project import make_demo_project, snakemake
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A copy of the workflow whose config points at the demo corpus, with two small analyses."""
+    """A copy of the workflow whose config points at the demo corpus, with two small analyses (not run)."""
     return make_demo_project(tmp_path_factory.mktemp("project"))
 
 
-def snakemake(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=project, capture_output=True, text=True,
-                          timeout=900)
+def finished_copy(demo_run: Path, dest: Path) -> Path:
+    """A copy of the finished demo run to change (its file times kept, so Snakemake sees it finished)."""
+    shutil.copytree(demo_run, dest, ignore=shutil.ignore_patterns("logs"))
+    return dest
 
 
 def tables_digest(project: Path) -> dict[str, str]:
@@ -39,9 +37,8 @@ def planned_rules(result: subprocess.CompletedProcess) -> set[str]:
     return set(re.findall(r"^(\w+)\s+\d+\s*$", result.stdout, flags=re.M)) - {"total"}
 
 
-def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(project):
-    first = snakemake(project)
-    assert first.returncode == 0, first.stderr[-3000:]
+def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(demo_run, recovered_run, tmp_path):
+    project = demo_run  # the cold run (conftest.py): read only
     for name in ("pooled.csv", "pooled.xlsx", "discrepancies.csv", "cases.csv", "ledger.csv", "studies.csv",
                  "multiverse.csv", "summaries.csv", "bias_checklist.csv", "doses.csv", "outcomes.csv",
                  "summary_of_findings.csv"):
@@ -70,15 +67,16 @@ def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(project):
     page = (project / "results" / "index.html").read_text(encoding="utf-8")
     assert "Source: results/tables/harms.csv" in page
 
-    # byte-identical on a forced rerun
-    again = snakemake(project, "--forceall")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert tables_digest(project) == digest
+    # byte-identical in a second run of the same project from scratch: recovered_run ran every job again in
+    # another folder (killed after its first job and recovered, test_recovery.py checks how)
+    assert recovered_run.rerun.returncode == 0, recovered_run.rerun.stderr[-3000:]
+    assert tables_digest(recovered_run.project) == digest
 
     # the discrepancy report shows the demo's text-vs-table disagreement
     assert "table_vs_text" in (project / "results" / "tables" / "discrepancies.csv").read_text()
 
     # change one analysis: only it and what combines the analyses are planned
+    project = finished_copy(demo_run, tmp_path / "project")
     config = yaml.safe_load((project / "config" / "config.yaml").read_text())
     config["analyses"]["pga"]["method"] = "DL"
     (project / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -125,12 +123,9 @@ def test_bad_config_is_refused_before_anything_runs(project, tmp_path):
     assert "REMLL" in run.stdout + run.stderr and "is not one of" in run.stdout + run.stderr
 
 
-def test_compare_to_reports_what_changed_since_a_previous_run_and_why(project, tmp_path):
+def test_compare_to_reports_what_changed_since_a_previous_run_and_why(demo_run, tmp_path):
     """A living review adds a study: the report names what moved (here a new discrepancy) and the study that did."""
-    if not (project / "results" / "tables" / "run_inputs.csv").is_file():
-        assert snakemake(project).returncode == 0
-    run = tmp_path / "run"
-    shutil.copytree(project, run, ignore=shutil.ignore_patterns("logs"))
+    run = finished_copy(demo_run, tmp_path / "run")
     previous = tmp_path / "previous"
     shutil.copytree(run / "results" / "tables", previous)
     new_study = run / "resources" / "studies" / "demo2021"
