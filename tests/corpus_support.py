@@ -1,16 +1,33 @@
-"""Helpers shared by the corpus anchor tests: read a study's records straight from its files."""
+"""Helpers shared by the corpus anchor tests: read a study's records straight from its files; the shipped corpus
+as the workflow validates it, read once per test process."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from evsynth.ingest.provenance import normalize_text as norm  # noqa: F401 (re-exported for the tests)
+from evsynth.ingest.records import Records, load_records
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ROOT / "resources" / "studies"
+SOURCES = ROOT / "resources" / "sources"
+
+
+@functools.cache
+def _shipped_records() -> Records:
+    return load_records(STUDIES, sources_dir=SOURCES, root=ROOT)
+
+
+def shipped_records() -> Records:
+    """``load_records(resources/studies, sources_dir=resources/sources, root=ROOT)``: every record validated and every
+    quote checked against its source text. Validated once per test process (seconds); each call returns a deep copy,
+    which the caller may change."""
+    return copy.deepcopy(_shipped_records())
 
 
 def table(study: str, name: str) -> pd.DataFrame:

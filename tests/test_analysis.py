@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.pool.analysis import run_analysis
 from evsynth.pool.datasets import Corpus, analysis_dataset
 from evsynth.pool.multiverse import multiverse
 from evsynth.common.config import analysis_spec
 from evsynth.stats import rma
-from evsynth.ingest.records import load_records
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.select.evidence import select_evidence
 
@@ -30,7 +30,7 @@ def _main_studies(out):
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
+    records = shipped_records()
     _, selected = select_evidence(records.tables, records.studies)  # as the workflow: selected rows only
     outcomes = complete_outcomes(selected["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     return Corpus(records.studies, selected, outcomes)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from corpus_support import STUDIES, one, study_yaml, table
-from evsynth.ingest.records import CURATOR_NOTE, CURATOR_NOTE_REASON, load_records
+from corpus_support import STUDIES, one, shipped_records, study_yaml, table
+from evsynth.ingest.records import CURATOR_NOTE, CURATOR_NOTE_REASON
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "resources" / "sources"
@@ -120,7 +120,7 @@ def test_quotes_that_embed_the_sources_words_quote_only_those_words():
 
 @pytest.mark.skipif(not SOURCES.is_dir(), reason="source files not available")
 def test_ledger_marks_curator_paraphrase_rows():
-    records = load_records(STUDIES, sources_dir=SOURCES, root=ROOT)
+    records = shipped_records()
     ledger = records.ledger.set_index(["file", "line"])["reason"]
     marked = {k for k, r in ledger.items() if CURATOR_NOTE_REASON in r}
     for study, name, line in CURATOR_ROWS:

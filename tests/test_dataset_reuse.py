@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.common.config import analysis_spec
-from evsynth.ingest.records import load_records
 from evsynth.common.config import MULTIVERSE_KEYS, multiverse_spec
 from evsynth.pool.datasets import Corpus, analysis_dataset, uses_correlation
 from evsynth.pool.multiverse import multiverse
@@ -23,7 +23,7 @@ MULTIVERSE = CONFIG["multiverse"]["analyses"]
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=ROOT / "resources" / "sources", root=ROOT)
+    records = shipped_records()
     outcomes = complete_outcomes(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     return Corpus(records.studies, records.tables, outcomes)
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.common.config import analysis_spec
 from evsynth.describe.discrepancies import find_discrepancies
 from evsynth.describe.harms import POPULATION_ORDER, harms_table, patients_with_event
@@ -17,7 +18,6 @@ from evsynth.describe.studies import study_table
 from evsynth.describe.summaries import analysis_units, descriptive_summaries, pediatric_case_outcomes
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, mark_selected, selected_doses
-from evsynth.ingest.records import load_records
 from evsynth.pool.analysis import run_analysis
 from evsynth.pool.datasets import Corpus, analysis_dataset
 from evsynth.select.evidence import SelectionError, load_pins, select_evidence, used_rows
@@ -30,7 +30,7 @@ CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 @pytest.fixture(scope="module")
 def records():
-    return load_records(ROOT / "resources" / "studies", sources_dir=SOURCES, root=ROOT)
+    return shipped_records()
 
 
 def synthesize(tables: dict, studies: dict) -> dict:

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.appraise.checklist import build_checklist
 from evsynth.appraise.context import fmt_months
 from evsynth.appraise.overrides import load_overrides
@@ -30,7 +31,7 @@ from evsynth.describe.studies import study_table
 from evsynth.describe.summaries import analysis_units, descriptive_summaries, pediatric_case_outcomes
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.harmonize.tables import cumulative_doses, harmonize_curated_doses, implied_weight_conflicts
-from evsynth.ingest.records import TABLES, load_records
+from evsynth.ingest.records import TABLES
 from evsynth.pool.analysis import run_analysis
 from evsynth.pool.datasets import Corpus
 from evsynth.select.evidence import select_evidence
@@ -43,7 +44,7 @@ FOLLOWUP_RULE = "evsynth.appraise.case_rules.followup_long_enough"
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=ROOT / "resources" / "sources", root=ROOT)
+    records = shipped_records()
     doses = harmonize_curated_doses(records.tables["interventions"], records.tables["participants"])
     outcomes = complete_outcomes(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     overrides = load_overrides(sorted((ROOT / "resources" / "studies").glob("*/appraisal.yaml")), ROOT)

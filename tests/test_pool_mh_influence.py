@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.common.config import analysis_spec
 from evsynth.harmonize.run import complete_outcomes
-from evsynth.ingest.records import load_records
 from evsynth.pool.analysis import pool_mh, run_analysis
 from evsynth.pool.datasets import Corpus
 from evsynth.pool.influence import INFLUENCE_COLUMNS, influence_rows, influence_skipped
@@ -29,7 +29,7 @@ CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=ROOT / "resources" / "sources", root=ROOT)
+    records = shipped_records()
     _, selected = select_evidence(records.tables, records.studies)
     outcomes = complete_outcomes(selected["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     return Corpus(records.studies, selected, outcomes)

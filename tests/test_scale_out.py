@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.common.config import analysis_spec
-from evsynth.ingest.records import load_records
 from evsynth.pool.datasets import Corpus
 from evsynth.pool.multiverse import combine_multiverse, multiverse
 from evsynth.harmonize.run import complete_outcomes
@@ -39,7 +39,7 @@ def test_every_rule_declares_memory_and_runtime():
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=ROOT / "resources" / "sources", root=ROOT)
+    records = shipped_records()
     outcomes = complete_outcomes(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     return Corpus(records.studies, records.tables, outcomes)
 
