@@ -451,10 +451,17 @@ def test_more_high_risk_items_never_rank_better():
     from itertools import product
 
     rank = {"low": 0, "some concerns": 1, "high": 2}
+    checklists = list(product(["yes", "no", "unclear"], repeat=8))
+    # one call over all 6,561 checklists (a study each), as the workflow calls it over a corpus
+    sid = {f"s{i:04d}": js for i, js in enumerate(checklists)}
+    checklist = pd.DataFrame([{"study": s, "tool": "murad", "item": f"D{i}", "judgement": j, "source": "derived"}
+                              for s, js in sid.items() for i, j in enumerate(js, 1)])  # cl_of's rows, in one frame
+    res = overall_judgements(checklist, TOOLS["settings"])
+    assert sorted(res["study"]) == sorted(sid) and set(res["tool"]) == {"murad"}
     rated = {}
-    for js in product(["yes", "no", "unclear"], repeat=8):
-        res = overall_judgements(cl_of("murad", list(js)), TOOLS["settings"]).iloc[0]
-        rated[(js.count("yes"), js.count("no"))] = (rank[res["overall"]], res["rationale"])
+    for row in res.itertuples(index=False):
+        js = sid[row.study]
+        rated[(js.count("yes"), js.count("no"))] = (rank[row.overall], row.rationale)
     for (yes, no), (r, why) in rated.items():
         assert f"{no} judged no" in why
         if (yes, no + 1) in rated:
