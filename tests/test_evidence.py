@@ -225,6 +225,60 @@ def test_reviewer_pin_wins_and_shows(records, tmp_path):
         select_evidence(records.tables, records.studies, pins=load_pins(tmp_path))
 
 
+def _with_copies(records, originals: list[str]):
+    """The records with each study of ``originals`` also present under the id ``xa_<id>``."""
+    tables = {name: pd.concat([t, *(t.loc[t["study"] == o].assign(study=f"xa_{o}") for o in originals)],
+                              ignore_index=True)
+              for name, t in records.tables.items()}
+    return tables, {**records.studies, **{f"xa_{o}": copy.deepcopy(records.studies[o]) for o in originals}}
+
+
+def test_selection_per_study_is_independent_of_the_rest_of_the_corpus_and_pins_stay_in_their_study(records, tmp_path):
+    """Selection is made key by key in one pass over the corpus: a copy of a study gets exactly its original's
+    evidence rows; a reviewer's pin of the original (an outcome, a participants column) leaves the copy alone."""
+    originals = ["alvarogracia2017", "he2020"]
+    tables, studies = _with_copies(records, originals)
+    ev, sel = select_evidence(tables, studies)
+    cols = [c for c in ev.columns if c != "study"]
+
+    def rows_of(table, study):
+        return table.loc[table["study"] == study, cols].reset_index(drop=True)
+
+    for o in originals:
+        pd.testing.assert_frame_equal(rows_of(ev, o), rows_of(ev, f"xa_{o}"))
+        for name, frame in sel.items():
+            assert (frame["study"] == f"xa_{o}").sum() == (frame["study"] == o).sum(), name
+    alone, _ = select_evidence(records.tables, records.studies)
+    pd.testing.assert_frame_equal(ev.loc[~ev["study"].str.startswith("xa_")].reset_index(drop=True), alone)
+    # he2020 reports ACR50 at 1 month in two sources; alvarogracia2017 its placebo arm's size in two
+    acr = ev.loc[(ev["study"] == "he2020") & (ev["table"] == "outcomes") & (ev["group"] == "msc")
+                 & ev["quantity"].str.startswith("acr50") & (ev["timepoint"] == "1 months")]
+    outcomes = tables["outcomes"]
+    given = outcomes.loc[(outcomes["study"] == "he2020") & (outcomes["group"] == "msc")
+                         & (outcomes["measure"] == "acr50") & (outcomes["timepoint"] == "1 months"), "source"]
+    preferred = acr.loc[~acr["rule"].str.contains("not in the preferred report"), "source"]
+    other = sorted(set(given) - set(preferred))[0]  # a report the preference did not choose
+    arms = tables["participants"]
+    n_rows = arms.loc[(arms["study"] == "alvarogracia2017") & (arms["group"] == "placebo") & arms["n"].notna()]
+    n_now = ev.loc[(ev["study"] == "alvarogracia2017") & (ev["table"] == "participants") & (ev["group"] == "placebo")
+                   & (ev["quantity"] == "n"), "source"].iloc[0]
+    n_other = sorted(set(n_rows["source"]) - {n_now})[0]
+    for study, text in (("he2020", f"{{table: outcomes, group: msc, quantity: acr50, timepoint: 1 months, "
+                                   f"source: {other}, reason: test}}"),
+                        ("alvarogracia2017", f"{{table: participants, group: placebo, quantity: n, source: {n_other}, "
+                                     "reason: test}")):
+        (tmp_path / study).mkdir()
+        (tmp_path / study / "selection.yaml").write_text(f"pins:\n  - {text}\n", encoding="utf-8")
+    pinned, _ = select_evidence(tables, studies, pins=load_pins(tmp_path))
+    hits = pinned.loc[pinned["pinned"]]
+    assert set(hits["study"]) == set(originals) and set(hits["table"]) == {"outcomes", "participants"}
+    assert set(hits.loc[hits["table"] == "outcomes", "source"]) == {other}
+    assert hits.loc[hits["table"] == "participants", "source"].tolist() == [n_other]
+    for o in originals:
+        pd.testing.assert_frame_equal(rows_of(pinned, f"xa_{o}"), rows_of(ev, f"xa_{o}"))
+        assert not rows_of(pinned, o).equals(rows_of(ev, o))
+
+
 # --------------------------------------------------------------------------------------------
 # discrepancy report: like with like, and the missed ones
 

@@ -180,24 +180,32 @@ def _kind_rank(studies: dict, preference: list[str]):
 
 
 def _pin_mask(pins: pd.DataFrame, name: str, frame: pd.DataFrame, quantity_of) -> tuple[pd.Series, pd.Series]:
-    """Rows a pin selects, and the pin's reason per row."""
+    """Rows a pin selects, and the pin's reason per row (each pin compared with its own study's rows only)."""
     hit = pd.Series(False, index=frame.index)
     why = pd.Series("", index=frame.index, dtype=object)
     if pins is None or pins.empty:
         return hit, why
-    for pin in pins.loc[pins["table"] == name].to_dict("records"):
-        m = (frame["study"] == pin["study"]) & (frame["group"].map(_text) == pin["group"]) \
-            & (frame["source"].map(_text) == pin["source"]) & (quantity_of(frame) == pin["quantity"])
+    wanted = pins.loc[pins["table"] == name].to_dict("records")
+    if not wanted:
+        return hit, why
+    quantity, group, source = quantity_of(frame), frame["group"].map(_text), frame["source"].map(_text)
+    timepoint = frame["timepoint"].map(_text) if "timepoint" in frame else None
+    rows_of = frame.groupby("study", sort=False).indices  # study -> positions
+    for pin in wanted:
+        at = rows_of.get(pin["study"], np.array([], dtype=int))
+        m = (group.iloc[at] == pin["group"]) & (source.iloc[at] == pin["source"]) \
+            & (quantity.iloc[at] == pin["quantity"])
         if pin["timepoint"]:
-            m &= frame["timepoint"].map(_text) == pin["timepoint"] if "timepoint" in frame else False
+            m &= timepoint.iloc[at] == pin["timepoint"] if timepoint is not None else False
         if not m.any():
             raise SelectionError(
                 f"{pin['pin_file']}: pin {pin['pin']} (table {pin['table']}, group {pin['group']}, quantity "
                 f"{pin['quantity']!r}, timepoint {pin['timepoint'] or 'any'}, source {pin['source']}) matches no "
                 f"record row; expected a row of {pin['study']}/{name}.csv with that group, "
                 f"{'measure' if name == 'outcomes' else 'key'} and source")
-        hit |= m
-        why[m] = f"pinned by reviewer ({pin['pin_file']}, pin {pin['pin']}): {pin['reason']}"
+        labels = m.index[m.to_numpy()]
+        hit[labels] = True
+        why[labels] = f"pinned by reviewer ({pin['pin_file']}, pin {pin['pin']}): {pin['reason']}"
     return hit, why
 
 
@@ -223,8 +231,8 @@ def _ranked(name: str, frame: pd.DataFrame, studies: dict, preference: list[str]
     f["_complete"] = 0
     if name == "outcomes" and len(f):
         keys = KEYS[name] + ["source"]
-        stats = f.groupby(keys)["stat"].agg(lambda s: set(s))
-        complete = stats.map(lambda s: int(not {"events", "n"} <= s)).rename("_c")
+        stats = f.assign(_events=f["stat"].eq("events"), _n=f["stat"].eq("n")).groupby(keys)[["_events", "_n"]].any()
+        complete = (~(stats["_events"] & stats["_n"])).astype(int).rename("_c")
         f = f.join(complete, on=keys)
         f["_complete"] = np.where(f["measure"].isin(cumulative), f["_c"], 0)
         f = f.drop(columns="_c")
@@ -244,9 +252,9 @@ def _rule(best: pd.Series, preference: list[str], n_sources: int, cumulative: bo
     return rule + "; first row on ties"
 
 
-def _alternatives(rows: pd.DataFrame, value_of, exclude_source) -> tuple[str, list]:
+def _alternatives(rows: list[dict], value_of, exclude_source) -> tuple[str, list]:
     alts, values = [], []
-    for r in rows.to_dict("records"):
+    for r in rows:
         if _text(r["source"]) == exclude_source:
             continue
         v = value_of(r)
@@ -255,51 +263,70 @@ def _alternatives(rows: pd.DataFrame, value_of, exclude_source) -> tuple[str, li
     return ALTERNATIVE_SEPARATOR.join(alts), values
 
 
+def _key_groups(f: pd.DataFrame, keys: list[str]) -> tuple[list[dict], list, list[range]]:
+    """The rows of ``f`` (sorted by ``keys`` first, as :func:`_ranked` returns it) as dicts, their index labels,
+    and the positions of each key's rows in key order: what ``f.groupby(keys, sort=True)`` iterates, in one pass
+    of plain Python instead of a pandas frame per key (the cost stays linear and small as the corpus grows)."""
+    rows = f.to_dict("records")
+    key = list(zip(*(f[c].tolist() for c in keys)))
+    runs, start = [], 0
+    for i in range(1, len(key) + 1):
+        if i == len(key) or key[i] != key[start]:
+            runs.append(range(start, i))
+            start = i
+    return rows, f.index.tolist(), runs
+
+
 def _select_rowwise(name: str, frame: pd.DataFrame, studies: dict, preference: list[str], cumulative: list[str],
                     pins: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """Outcomes, adverse events, interventions, cointerventions: the chosen report's rows per key."""
     if frame.empty:
         return frame, []
     f = _ranked(name, _prepare(name, frame), studies, preference, cumulative, pins)
+    rows, labels, runs = _key_groups(f, KEYS[name])
     keep, evidence = [], []
-    for key, g in f.groupby(KEYS[name], sort=True):
-        best = g.iloc[0]
-        chosen = g.loc[g["source"].map(_text) == _text(best["source"])]
-        filled = pd.Index([])
+    for run in runs:
+        g = [rows[i] for i in run]
+        sources = [_text(r["source"]) for r in g]
+        best = g[0]
+        chosen = [k for k, src in enumerate(sources) if src == sources[0]]
+        filled: set[int] = set()
         if name == "outcomes" and best["measure"] not in cumulative:
             # a statistic the preferred report lacks (e.g. its n) from the next report that gives it;
             # never for cumulative measures, whose numerator and denominator come from one report
-            rest = g.loc[~g.index.isin(chosen.index) & ~g["stat"].isin(set(chosen["stat"]))]
-            extra = rest.drop_duplicates("stat")
-            filled = extra.index
-            chosen = pd.concat([chosen, extra])
+            taken, stats = set(chosen), {g[k]["stat"] for k in chosen}
+            for k, r in enumerate(g):
+                if k not in taken and r["stat"] not in stats:
+                    stats.add(r["stat"])  # the first row of each missing statistic
+                    filled.add(k)
+                    chosen.append(k)
         if name not in ("outcomes", "adverse_events") and not (
                 name == "interventions" and str(best["administration"]).startswith("summary")):
-            chosen = chosen.iloc[:1]  # one row per administration, event, therapy (a summary's facts stay together)
-        keep.append(chosen)
-        others = g.loc[~g.index.isin(chosen.index)]
-        n_sources = g["source"].map(_text).nunique()
+            chosen = chosen[:1]  # one row per administration, event, therapy (a summary's facts stay together)
+        keep += [labels[run[k]] for k in chosen]
+        taken = set(chosen)
+        others = [r for k, r in enumerate(g) if k not in taken]
         is_cum = name == "outcomes" and best["measure"] in cumulative
-        rule = _rule(best, preference, n_sources, is_cum, bool(g["_derived"].any()))
-        for idx, r in zip(chosen.index, chosen.to_dict("records")):
-            row = pd.Series(r)
-            rule_r = rule if idx not in filled else (
+        rule = _rule(best, preference, len(set(sources)), is_cum, any(r["_derived"] for r in g))
+        for k in chosen:
+            r = g[k]
+            rule_r = rule if k not in filled else (
                 f"{rule}; {r['stat']} not in the preferred report ({best['source']}): from {r['source']}")
             same = others
             if name == "outcomes":
-                same = others.loc[others["stat"] == r["stat"]]
-            elif name == "adverse_events" and (others["event"] == r["event"]).any():
-                same = others.loc[others["event"] == r["event"]]
-            alts, values = _alternatives(same, lambda x: _value(name, pd.Series(x)), "")
-            value = _value(name, row)
+                same = [o for o in others if o["stat"] == r["stat"]]
+            elif name == "adverse_events":
+                same = [o for o in others if o["event"] == r["event"]] or others
+            alts, values = _alternatives(same, lambda x: _value(name, x), "")
+            value = _value(name, r)
             evidence.append({
-                "study": r["study"], "table": name, "group": r["group"], "quantity": _quantity(name, row),
+                "study": r["study"], "table": name, "group": r["group"], "quantity": _quantity(name, r),
                 "timepoint": _text(r.get("timepoint")), "value": value, "source": r["source"],
                 "source_kind": r["source_kind"], "file": r["file"], "line": r["line"], "rule": rule_r,
                 "pinned": bool(r["_pinned"]), "alternatives": alts,
                 "differs": any(v != value for v in values),
             })
-    selected = pd.concat(keep).sort_index()
+    selected = f.loc[sorted(keep)]
     return selected[list(frame.columns) + (["administration"] if name == "interventions" else [])], evidence
 
 
@@ -310,47 +337,50 @@ def _select_participants(frame: pd.DataFrame, studies: dict, preference: list[st
         return frame, []
     f = _ranked("participants", _prepare("participants", frame), studies, preference, [], None)
     value_cols = [c for c in frame.columns if c not in _META and c not in ("subtype",)]
+    pinned_by: dict[tuple, dict] = {}  # (study, group, column) -> its first pin
+    if pins is not None and len(pins):
+        for pin in pins.loc[pins["table"] == "participants"].to_dict("records"):
+            pinned_by.setdefault((pin["study"], pin["group"], pin["quantity"]), pin)
+    rows, _, runs = _key_groups(f, KEYS["participants"])
     merged, evidence = [], []
-    for key, g in f.groupby(KEYS["participants"], sort=True):
-        out = g.iloc[0].copy()
-        anchor = g.iloc[0]
+    for run in runs:
+        g = [rows[i] for i in run]
+        key = (g[0]["study"], g[0]["group"])
+        out = dict(g[0])
+        anchor = g[0]
         for col in value_cols:
-            has = g.loc[~g[col].map(_blank)]
-            if pins is not None and len(pins):
-                pin = pins.loc[(pins["table"] == "participants") & (pins["study"] == key[0])
-                               & (pins["group"] == key[1]) & (pins["quantity"] == col)]
-                if len(pin):
-                    pinned = has.loc[has["source"].map(_text) == pin["source"].iloc[0]]
-                    if pinned.empty:
-                        p = pin.iloc[0]
-                        raise SelectionError(f"{p['pin_file']}: pin {p['pin']} (participants, group {p['group']}, "
-                                             f"column {col}, source {p['source']}) matches no row giving {col}")
-                    has = pd.concat([pinned, has.drop(index=pinned.index)])
-                    has.loc[pinned.index, "_pin_reason"] = (f"pinned by reviewer ({pin['pin_file'].iloc[0]}, pin "
-                                                            f"{pin['pin'].iloc[0]}): {pin['reason'].iloc[0]}")
-                    has.loc[pinned.index, "_pinned"] = True
-            if has.empty:
+            has = [r for r in g if not _blank(r[col])]
+            pin = pinned_by.get((*key, col))
+            if pin is not None:
+                pinned = [r for r in has if _text(r["source"]) == pin["source"]]
+                if not pinned:
+                    raise SelectionError(f"{pin['pin_file']}: pin {pin['pin']} (participants, group {pin['group']}, "
+                                         f"column {col}, source {pin['source']}) matches no row giving {col}")
+                reason = f"pinned by reviewer ({pin['pin_file']}, pin {pin['pin']}): {pin['reason']}"
+                has = [{**r, "_pin_reason": reason, "_pinned": True} for r in pinned] + [
+                    r for r in has if not any(r is p for p in pinned)]
+            if not has:
                 out[col] = np.nan if col != "condition" else out[col]
                 continue
-            best = has.iloc[0]
+            best = has[0]
             out[col] = best[col]
             if col == "n":
                 anchor = best
             value = _text(best[col])
-            alts, values = _alternatives(has.iloc[1:], lambda x: _text(x[col]), "")
+            alts, values = _alternatives(has[1:], lambda x: _text(x[col]), "")
             evidence.append({
                 "study": key[0], "table": "participants", "group": key[1],
                 "quantity": _quantity("participants", best, col), "timepoint": "", "value": value,
                 "source": best["source"], "source_kind": best["source_kind"], "file": best["file"],
-                "line": best["line"], "rule": _rule(best, preference, has["source"].map(_text).nunique(), False,
-                                                     bool(has["_derived"].any())),
+                "line": best["line"], "rule": _rule(best, preference, len({_text(r["source"]) for r in has}), False,
+                                                     any(r["_derived"] for r in has)),
                 "pinned": bool(best["_pinned"]), "alternatives": alts, "differs": any(v != value for v in values),
             })
         for c in ("file", "line", "source", "quote", "note"):
             if c in out:
                 out[c] = anchor[c]
         merged.append(out)
-    sel = pd.DataFrame(merged)
+    sel = pd.DataFrame(merged, columns=list(f.columns))
     sel["subtype"] = sel["subtype"].where(sel["subtype"].map(lambda v: not _blank(v)), np.nan)
     return sel[list(frame.columns)].reset_index(drop=True), evidence
 
