@@ -549,6 +549,40 @@ def test_plots_write_png_and_svg_with_robvis_colours(tmp_path, tools):
         P.summary_bars(cl, "robins_i", tmp_path / "x")
 
 
+def test_traffic_light_draws_one_circle_per_judged_cell_in_its_colour(tmp_path):
+    """Every (study, item) judgement is one circle of its category's colour (one collection per colour), and a
+    cell without a judgement stays blank."""
+    from evsynth.appraise import plots as P
+
+    judgements = {"a": {"Q1": "yes", "Q2": "no", "overall": "low"}, "b": {"Q1": "unclear", "overall": "high"},
+                  "c": {"Q1": "yes", "Q2": "yes", "overall": "low"}}
+    cl = pd.DataFrame([{"study": s, "tool": "murad", "item": it, "question": f"{it}?", "judgement": j}
+                       for s, items in judgements.items() for it, j in items.items()])
+    svg = P.traffic_light(cl, "murad", tmp_path / "tl")[1].read_text()
+    fills = re.findall(r'<use xlink:href="#m[0-9a-f]+" x="[\d.]+" y="[\d.]+" style="fill: (#[0-9a-f]+)', svg)
+    pal = {k: v.lower() for k, v in P.PALETTES["cochrane"].items()}
+    # the cells, and one marker per legend entry (low, high, no information)
+    assert sorted(fills) == sorted([pal["low"]] * (5 + 1) + [pal["high"]] * (2 + 1) + [pal["no_information"]] * 2)
+    assert svg.count("<g id=\"PathCollection_") == 3
+
+
+def test_a_tall_traffic_light_png_stays_within_the_size_limit(tmp_path, monkeypatch):
+    """A traffic light of hundreds of studies would exceed what Agg draws (2^16 pixels a side) at 300 dpi: its
+    PNG gets the resolution that fits PNG_MAX_PIXELS (lowered here so that 40 studies are too many); a
+    small one keeps 300 dpi."""
+    from PIL import Image
+
+    from evsynth.appraise import plots as P
+
+    monkeypatch.setattr(P, "PNG_MAX_PIXELS", 3000)
+    cl = pd.DataFrame({"study": [f"s{i:03d}" for i in range(40)], "tool": "murad", "item": "overall",
+                       "question": "", "judgement": "low"})
+    png = P.traffic_light(cl, "murad", tmp_path / "tall")[0]
+    height = Image.open(png).size[1]
+    assert (1.3 + 0.42 * 40) * P.PNG_DPI > 3000 and 2000 < height <= 3000
+    assert P.png_dpi((5.0, 6.0)) == P.PNG_DPI
+
+
 def test_plot_item_order_is_natural():
     from evsynth.appraise import plots as P
 

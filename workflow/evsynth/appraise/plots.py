@@ -10,7 +10,9 @@ Murad and JBI items are drawn as robvis's Generic template: yes -> low, no -> hi
 no-information colour with "?", not applicable -> grey without symbol. The Overall column uses the overall
 rows of the checklist (see ``evsynth.appraise.overall.overall_judgements``).
 
-Every plot is written twice, ``<path>.png`` (300 dpi) and ``<path>.svg``; ``path`` may carry either suffix.
+Every plot is written twice, ``<path>.png`` (300 dpi) and ``<path>.svg``; ``path`` may carry either suffix. A
+traffic light of hundreds of studies would be taller than the renderer allows (2^16 pixels a side) at 300 dpi: its
+PNG gets the resolution that keeps it within :data:`PNG_MAX_PIXELS` (the SVG keeps every detail).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ SYMBOLS = {"low": "+", "some_concerns": "−", "high": "×", "critical": "!", "n
 ORDER = ["low", "some_concerns", "high", "critical", "unclear", "no_information", "not_applicable"]
 
 plt.rcParams["svg.hashsalt"] = "evsynth-plots-bias"  # stable SVG ids
+PNG_DPI = 300
+#: The tallest or widest PNG written, in pixels (Agg refuses 2^16; a 16x synthetic corpus's tallest plot is 19,000).
+PNG_MAX_PIXELS = 32000
+_TIGHT_MARGIN_INCHES = 4.0  # what bbox_inches="tight" may add (the title above, the item captions below)
 
 
 def _paths(path: str | Path) -> tuple[Path, Path]:
@@ -57,11 +63,17 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 
 def _save(fig, path) -> list[Path]:
     png, svg = _paths(path)
-    fig.savefig(png, dpi=300, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(png, dpi=png_dpi(fig.get_size_inches()), bbox_inches="tight", metadata={"Software": None})
     with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text (searchable, as the forest plots)
         fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return [png, svg]
+
+
+def png_dpi(size_inches) -> int:
+    """:data:`PNG_DPI`, or less for a figure whose PNG would exceed :data:`PNG_MAX_PIXELS` on a side."""
+    largest = max(size_inches) + _TIGHT_MARGIN_INCHES
+    return min(PNG_DPI, int(PNG_MAX_PIXELS // largest))
 
 
 def _label(judgement: str, tool: str) -> str:
@@ -110,22 +122,29 @@ def traffic_light(checklist: pd.DataFrame, tool: str, path: str | Path, colourbl
     fig_w = max(5.0, 1.6 + 0.55 * ncol)
     fig_h = max(2.5, 1.3 + 0.42 * nrow)
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
-    grid = rows.set_index(["study", "item"])["judgement"]
+    grid: dict[tuple, str] = {}  # (study, item) -> its first judgement
+    for key in zip(rows["study"], rows["item"], rows["judgement"]):
+        grid.setdefault(key[:2], key[2])
     used = set()
+    cells: dict[str, tuple[list, list]] = {}  # display category -> the x and y of its circles
     for yi, s in enumerate(studies):
         for xi, it in enumerate(items):
             j = grid.get((s, it))
-            if j is None or (isinstance(j, pd.Series)):
-                j = None if j is None else j.iloc[0]
             if j is None:
                 continue
             cat = CATEGORY[j]
             used.add((cat, j))
-            ax.scatter(xi, yi, s=330, color=pal[cat], edgecolors="black", linewidths=0.6, zorder=2)
+            xs, ys = cells.setdefault(cat, ([], []))
+            xs.append(xi)
+            ys.append(yi)
             sym = SYMBOLS[cat]
             if sym:
                 ax.text(xi, yi, sym, ha="center", va="center", fontsize=11, fontweight="bold",
                         color="black", zorder=3)
+    # one collection per colour, not one per cell: the circles never overlap, so the picture is the same, and
+    # matplotlib's cost per collection (extents, autoscaling over every other collection) stays out of the loop
+    for cat, (xs, ys) in cells.items():
+        ax.scatter(xs, ys, s=330, color=pal[cat], edgecolors="black", linewidths=0.6, zorder=2)
     ax.set_xlim(-0.6, ncol - 0.4)
     ax.set_ylim(nrow - 0.5, -0.5)
     ax.set_xticks(range(ncol), ["Overall" if it == "overall" else it for it in items], fontsize=9)
