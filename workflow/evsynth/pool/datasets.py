@@ -370,17 +370,18 @@ def _one_row_per_individual_study(arms: pd.DataFrame, indiv: set, effect: str) -
     """A case series contributes one row: its study-level ('all' or 'patients') row, else its patients summed.
 
     Patients' binary rows are summed (events and n); continuous patients' rows were already pooled into
-    one 'patients' row by :func:`_continuous_arms`.
+    one 'patients' row by :func:`_continuous_arms`. Per (variant, study) of the long table, grouped at once.
     """
     if arms.empty or not indiv:
         return arms
     is_ind = arms["study"].isin(indiv)
-    keep = [arms.loc[~is_ind]]
-    for study, g in arms.loc[is_ind].groupby("study"):
-        whole = g.loc[g["group"].isin(["all", "patients"])]
-        if len(whole):
-            keep.append(whole.iloc[[0]])
-        elif measure(effect).binary and len(g):
+    ind = arms.loc[is_ind]
+    whole = ind.loc[ind["group"].isin(["all", "patients"])].drop_duplicates(["variant", "study"])
+    keep = [arms.loc[~is_ind], whole]
+    if measure(effect).binary:
+        done = set(zip(whole["variant"], whole["study"]))
+        parts = ind.loc[[key not in done for key in zip(ind["variant"], ind["study"])]]
+        for _, g in parts.groupby(["variant", "study"]):  # only series reporting patients one by one
             first = g.iloc[0].to_dict()
             first.update(group="patients", events=g["events"].sum(), n=g["n"].sum(),
                          how=f"summed over patients {', '.join(g['group'])}", lines=";".join(g["lines"]))
@@ -392,11 +393,12 @@ def _flags(corpus: Corpus, frame: pd.DataFrame) -> pd.DataFrame:
     """Add design, population, confounding and risk-of-bias flags per study."""
     confounded = _memo(corpus, ("confounded",), lambda: _confounding(corpus.tables["cointerventions"]))
     out = frame.copy()
-    out["design"] = out["study"].map(lambda s: corpus.studies[s].get("design"))
-    out["population"] = out["study"].map(lambda s: corpus.studies[s].get("population"))
-    out["confounded"] = out["study"].isin(confounded.index)
-    out["cointerventions"] = out["study"].map(confounded).fillna("")
-    out["high_risk"] = out["study"].isin(corpus.high_risk)
+    study = out["study"]
+    out["design"] = [corpus.studies[s].get("design") for s in study]
+    out["population"] = [corpus.studies[s].get("population") for s in study]
+    out["confounded"] = study.isin(confounded.index)
+    out["cointerventions"] = study.map(confounded).fillna("")
+    out["high_risk"] = study.isin(corpus.high_risk)
     return out
 
 
@@ -470,9 +472,14 @@ def _single_arm_row(rec: dict, arms_rule: str, effect: str) -> dict:
         es = _escalc_at(rec, "MN", mi=[rec["mean"]], sdi=[rec["sd"]], ni=[rec["n"]])
     else:
         es = _escalc_at(rec, effect, xi=[rec["events"]], ni=[rec["n"]])
+    return {**_single_arm_fields(rec, arms_rule), "yi": es.yi[0], "vi": es.vi[0]}
+
+
+def _single_arm_fields(rec: dict, arms_rule: str) -> dict:
+    """A single-arm dataset row but its effect size."""
     return {**{k: rec[k] for k in ("study", "group", "measure", "timepoint", "imputed", "how", "lines", "file")},
             "n": rec["n"], "events1": rec.get("events", np.nan), "mean1": rec.get("mean", np.nan),
-            "sd1": rec.get("sd", np.nan), "arms": arms_rule, "yi": es.yi[0], "vi": es.vi[0]}
+            "sd1": rec.get("sd", np.nan), "arms": arms_rule}
 
 
 def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str = "wan2014",
@@ -488,17 +495,40 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     - outcome definitions (measures) are not mixed unless ``outcome.combine_definitions`` is true: the
       first listed measure with data defines the outcome; studies measuring another are excluded, named;
     - ``arm="comparator"`` builds the same single-arm dataset from the placebo arms instead.
+
+    The one variant ``(r, imputation)`` of :func:`long_table`.
+    """
+    data, excluded = long_table(corpus, spec, [(r, imputation)], arm=arm, min_patients=min_patients)
+    return data.drop(columns="variant", errors="ignore"), excluded.drop(columns="variant")
+
+
+def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], arm: str = "msc",
+               min_patients: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis datasets of every harmonization variant ``(r, imputation)`` in one long table.
+
+    One row per (variant, study) -- its arm for single-arm measures, its comparison for paired ones -- with
+    ``yi, vi, n``, how they were obtained, and every flag a filter reads (``imputed``, ``confounded``,
+    ``high_risk``, ``design``, ``population``); ``variant`` is the position in ``variants``. ``excluded``:
+    every study left out, per variant, and why. The rules are :func:`analysis_dataset`'s, applied with
+    grouped operations over all variants and studies at once; a specification (a sensitivity variant, a
+    multiverse cell) is a variant and a mask over the rows.
     """
     effect = spec["effect"].upper()
+    paired = measure(effect).paired
     window = spec.get("timepoint", {})
     studies, dropped = eligible_studies(corpus, spec.get("records", {}))
-    excluded = _Excluded(dropped)
+    excluded = [_Excluded(dropped) for _ in variants]
     measures = spec["outcome"].get("measures", [])
     if min_patients is None:
         min_patients = int(spec.get("individual_min_patients", 3))
-    arms = _binary_arms(corpus, spec, window) if measure(effect).binary else _continuous_arms(corpus, measures, window, r, imputation)
-    if arms.empty:
-        arms = pd.DataFrame(columns=["study", "group", "measure"])
+    if measure(effect).binary:
+        one = _binary_arms(corpus, spec, window)
+        parts = [one.assign(variant=v) for v in range(len(variants))] if len(one) else []
+    else:
+        parts = [_continuous_arms(corpus, measures, window, r, imputation) for r, imputation in variants]
+        parts = [p.assign(variant=v) for v, p in enumerate(parts) if len(p)]
+    arms = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["study", "group", "measure",
+                                                                                  "variant"])
     arms = arms.loc[arms["study"].isin(studies)]
     kinds = _memo(corpus, ("msc_arms",), lambda: msc_arms(corpus.tables["interventions"]))
     arms = arms.merge(kinds, on=["study", "group"], how="left")
@@ -511,71 +541,112 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
         arms = arms.assign(is_msc=arms["is_placebo"], is_placebo=False)
     if effect == "MC" and len(arms):
         small = arms["study"].isin(indiv) & arms["group"].eq("patients") & (arms["n"] < min_patients)
-        for rec in arms.loc[small].to_dict("records"):
-            excluded.add(rec["study"], (
+        for rec in arms.loc[small, ["variant", "study", "n"]].to_dict("records"):
+            excluded[rec["variant"]].add(rec["study"], (
                 f"individual-level series of {int(rec['n'])} patient{'s' if rec['n'] != 1 else ''} (fewer than "
                 f"individual_min_patients = {min_patients}): described per patient, not pooled as a mean"))
         arms = arms.loc[~small]
-    # one outcome definition per pooled estimate unless the config says otherwise
     if measures and len(arms) and not spec["outcome"].get("combine_definitions", False):
-        used = arms.loc[arms["is_msc"] | arms["is_placebo"]]
-        present = {_definition(m) for m in used["measure"]}
-        primary = next((m for m in measures if m in present), None)
-        other = arms["measure"].map(_definition) != primary
-        with_primary = set(arms.loc[~other, "study"])
-        for study, g in arms.loc[other & (arms["is_msc"] | arms["is_placebo"])].groupby("study"):
-            if study not in with_primary:
-                excluded.add(study, (
-                    f"outcome defined as {', '.join(sorted(set(g['measure'])))}, not {primary} (the first listed "
-                    "measure with data); set outcome.combine_definitions: true to pool definitions together"))
-        arms = arms.loc[~other]
-    rows = []
-    positions = arms.groupby("study", sort=False).indices
+        arms = _one_definition(arms, measures, excluded)
+    arms = arms.reset_index(drop=True)
+    rows: list = []
+    single: list[int] = []  # rows[i] is None: the one MSC arm at arms position single[j], fitted in one batch
+    positions = arms.groupby(["variant", "study"], sort=False).indices
     is_msc, is_placebo = arms["is_msc"].to_numpy(bool), arms["is_placebo"].to_numpy(bool)
     records = arms.to_dict("records") if len(arms) else []
-    for study in studies:
-        at = positions.get(study, ())
-        msc_at = [i for i in at if is_msc[i]]
-        if len(msc_at) == 1 and not measure(effect).paired:  # the usual case, without a table per study
-            rec = records[msc_at[0]]
-            rows.append(_single_arm_row(rec, "", effect))
-            continue
-        a = arms.iloc[at] if len(at) else arms.iloc[:0]
-        msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
-        if msc.empty:
-            if study not in excluded.studies:
-                excluded.add(study, "no usable MSC-arm data for this outcome and timepoint"
-                                 if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
-            continue
-        if measure(effect).paired:
-            if ctrl.empty:
-                excluded.add(study, "no comparator arm with data")
+    for v in range(len(variants)):
+        for study in studies:
+            at = positions.get((v, study), ())
+            msc_at = [i for i in at if is_msc[i]]
+            if len(msc_at) == 1 and not paired:  # the usual case, without a table per study
+                single.append(msc_at[0])
+                rows.append(None)
                 continue
-            row = {"study": study, "group": "+".join(msc["group"]) + " vs " + "+".join(ctrl["group"]),
-                   "measure": msc["measure"].iloc[0], "timepoint": msc["timepoint"].iloc[0],
-                   "imputed": bool(msc["imputed"].any() or ctrl["imputed"].any()),
-                   "how": "; ".join(sorted(set(msc["how"]) | set(ctrl["how"]))),
-                   "lines": ";".join(list(msc["lines"]) + list(ctrl["lines"])), "file": msc["file"].iloc[0]}
-            if effect == "MD":
-                t, c = _combine_continuous(msc), _combine_continuous(ctrl)
-                es = _escalc_at(row, "MD", m1i=[t["mean"]], m2i=[c["mean"]], sd1i=[t["sd"]], sd2i=[c["sd"]],
-                            n1i=[t["n"]], n2i=[c["n"]])
-                row.update(n=t["n"] + c["n"], n1=t["n"], n2=c["n"], mean1=t["mean"], sd1=t["sd"],
-                           mean2=c["mean"], sd2=c["sd"])
+            if not msc_at:
+                if study not in excluded[v].studies:
+                    excluded[v].add(study, "no usable MSC-arm data for this outcome and timepoint"
+                                    if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
+                continue
+            if paired and not any(is_placebo[i] for i in at):
+                excluded[v].add(study, "no comparator arm with data")
+                continue
+            a = arms.iloc[at]
+            msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
+            if paired:
+                row = _paired_row(study, msc, ctrl, effect)
             else:
-                e1, n1 = msc["events"].sum(), msc["n"].sum()
-                e2, n2 = ctrl["events"].sum(), ctrl["n"].sum()
-                es = _escalc_at(row, effect, ai=[e1], n1i=[n1], ci=[e2], n2i=[n2])
-                row.update(n=n1 + n2, n1=n1, n2=n2, events1=e1, events2=e2)
-            row.update(yi=es.yi[0], vi=es.vi[0])
-            rows.append(row)
-        else:
-            rec, arms_rule = _one_arm(msc, effect, spec.get("multiple_arms", "combine"))
-            rows.append(_single_arm_row(rec, arms_rule, effect))
+                rec, arms_rule = _one_arm(msc, effect, spec.get("multiple_arms", "combine"))
+                row = _single_arm_row(rec, arms_rule, effect)
+            rows.append({**row, "variant": v})
+    singles = iter(_single_arm_rows([records[i] for i in single], effect))
+    rows = [next(singles) if row is None else row for row in rows]
+    excluded_table = pd.concat([x.table().assign(variant=v) for v, x in enumerate(excluded)], ignore_index=True)
     data = pd.DataFrame(rows)
     if data.empty:
-        return data, excluded.table()
+        return data, excluded_table
+    variant = data.pop("variant")
     data = _flags(corpus, data)
     data["label"] = [f"{study} ({group})" for study, group in zip(data["study"], data["group"])]
-    return data.sort_values(["study", "group"]).reset_index(drop=True), excluded.table()
+    data["variant"] = variant
+    return data.sort_values(["variant", "study", "group"]).reset_index(drop=True), excluded_table
 
+
+def _one_definition(arms: pd.DataFrame, measures: list[str], excluded: list[_Excluded]) -> pd.DataFrame:
+    """One outcome definition per pooled estimate (per variant): the first listed measure with data in an MSC
+    or comparator arm; studies measuring only another are excluded, named."""
+    order = {m: i for i, m in enumerate(measures)}
+    none = len(measures)  # the rank of a definition not listed, or of no definition
+    rank = arms["measure"].map(lambda m: order.get(_definition(m), none)).to_numpy()
+    used = (arms["is_msc"] | arms["is_placebo"]).to_numpy()
+    variant = arms["variant"].to_numpy()
+    primary = {v: rank[used & (variant == v)].min(initial=none) for v in np.unique(variant)}
+    first = np.array([primary[v] for v in variant], dtype=int)
+    other = (rank != first) | (first == none)
+    with_primary = set(zip(variant[~other], arms["study"].to_numpy()[~other]))
+    for (v, study), g in arms.loc[other & used].groupby(["variant", "study"]):
+        if (v, study) not in with_primary:
+            name = measures[primary[v]] if primary[v] < none else None
+            excluded[v].add(study, (
+                f"outcome defined as {', '.join(sorted(set(g['measure'])))}, not {name} (the first listed "
+                "measure with data); set outcome.combine_definitions: true to pool definitions together"))
+    return arms.loc[~other]
+
+
+def _paired_row(study: str, msc: pd.DataFrame, ctrl: pd.DataFrame, effect: str) -> dict:
+    """A paired dataset row (yi, vi): the study's MSC arms (combined) against its comparator arms."""
+    row = {"study": study, "group": "+".join(msc["group"]) + " vs " + "+".join(ctrl["group"]),
+           "measure": msc["measure"].iloc[0], "timepoint": msc["timepoint"].iloc[0],
+           "imputed": bool(msc["imputed"].any() or ctrl["imputed"].any()),
+           "how": "; ".join(sorted(set(msc["how"]) | set(ctrl["how"]))),
+           "lines": ";".join(list(msc["lines"]) + list(ctrl["lines"])), "file": msc["file"].iloc[0]}
+    if effect == "MD":
+        t, c = _combine_continuous(msc), _combine_continuous(ctrl)
+        es = _escalc_at(row, "MD", m1i=[t["mean"]], m2i=[c["mean"]], sd1i=[t["sd"]], sd2i=[c["sd"]],
+                        n1i=[t["n"]], n2i=[c["n"]])
+        row.update(n=t["n"] + c["n"], n1=t["n"], n2=c["n"], mean1=t["mean"], sd1=t["sd"],
+                   mean2=c["mean"], sd2=c["sd"])
+    else:
+        e1, n1 = msc["events"].sum(), msc["n"].sum()
+        e2, n2 = ctrl["events"].sum(), ctrl["n"].sum()
+        es = _escalc_at(row, effect, ai=[e1], n1i=[n1], ci=[e2], n2i=[n2])
+        row.update(n=n1 + n2, n1=n1, n2=n2, events1=e1, events2=e2)
+    row.update(yi=es.yi[0], vi=es.vi[0])
+    return row
+
+
+def _single_arm_rows(recs: list[dict], effect: str) -> list[dict]:
+    """:func:`_single_arm_row` of many one-arm records, with one ``escalc`` call (the same values, elementwise);
+    a value the engine refuses is named by its own row's call."""
+    if not recs:
+        return []
+    try:
+        if effect == "MC":
+            es = escalc("MN", mi=[r["mean"] for r in recs], sdi=[r["sd"] for r in recs], ni=[r["n"] for r in recs])
+        else:
+            es = escalc(effect, xi=[r["events"] for r in recs], ni=[r["n"] for r in recs])
+    except ValueError:
+        for rec in recs:
+            _single_arm_row(rec, "", effect)
+        raise
+    return [{**_single_arm_fields(rec, ""), "yi": yi, "vi": vi, "variant": rec["variant"]}
+            for rec, yi, vi in zip(recs, es.yi, es.vi)]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from evsynth.common.config import MULTIVERSE_KEYS, multiverse_spec  # noqa: F401  (the multiverse's params)
 from evsynth.common.measures import measure
-from evsynth.pool.datasets import UNCONTROLLED, Corpus, analysis_dataset, uses_correlation
+from evsynth.pool.datasets import UNCONTROLLED, Corpus, long_table, uses_correlation
 from evsynth.stats import rma_many
 
 
@@ -20,34 +20,40 @@ MULTIVERSE_ORDER = ["analysis", "method", "test", "correlation", "imputation", "
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
     """Every combination of the grid's choices for each listed analysis, fitted in batches.
 
-    Datasets are built once per (analysis, correlation, imputation); each inclusion rule is a mask over
-    its rows; then each (estimator, test) pair is one :func:`evsynth.stats.rma_many` call over all
-    specifications at once.
+    Each analysis' datasets are one :func:`evsynth.pool.datasets.long_table` over its (correlation,
+    imputation) variants; a specification is a variant and an inclusion rule's mask over its rows; then
+    each (estimator, test) pair is one :func:`evsynth.stats.rma_many` call over all specifications at once.
     """
     names = grid.get("analyses") or list(analyses)
-    stacked, specs = [], []
-    spec_id = 0
+    inclusions = grid.get("inclusion", ["all"])
+    specs, fitted = [], []
     for name in names:
         spec = analyses[name]
-        corrs = grid.get("correlations", [spec.get("prepost_correlation", 0.5)]) if spec["effect"].upper() == "MC" else [np.nan]
-        imps = grid.get("imputation", [spec.get("imputation", "wan2014")]) if spec["effect"].upper() in ("MC", "MD") else [""]
-        datasets: dict[tuple, pd.DataFrame] = {}
+        effect = spec["effect"].upper()
+        corrs = grid.get("correlations", [spec.get("prepost_correlation", 0.5)]) if effect == "MC" else [np.nan]
+        imps = grid.get("imputation", [spec.get("imputation", "wan2014")]) if effect in ("MC", "MD") else [""]
+        cells, variants, index = [], [], {}
         for r, imp in itertools.product(corrs, imps):
             r_used = 0.5 if np.isnan(r) else r
             key = (imp, r_used if uses_correlation(corpus, spec, imp or "wan2014") else None)
-            if key not in datasets:  # a dataset no correlation changes is built once
-                datasets[key], _ = analysis_dataset(corpus, spec, r=r_used, imputation=imp or "wan2014")
-            built = datasets[key]
-            for incl in grid.get("inclusion", ["all"]):
-                data = built.loc[_inclusion_mask(built, incl)] if len(built) else built
-                specs.append({"spec": spec_id, "analysis": name, "effect": spec["effect"].upper(),
-                              "correlation": r, "imputation": imp, "inclusion": incl,
-                              "studies": ";".join(data["label"]) if len(data) else ""})
-                if len(data):
-                    stacked.append(data[["yi", "vi", "n"]].assign(spec=spec_id))
-                spec_id += 1
+            if key not in index:  # a dataset no correlation changes is built once
+                index[key] = len(variants)
+                variants.append((r_used, imp or "wan2014"))
+            cells.append((r, imp, index[key]))
+        table, _ = long_table(corpus, spec, variants)
+        if table.empty:  # no study has data under any variant
+            table = pd.DataFrame(columns=["variant", "label", "yi", "vi", "n"])
+        keep = {incl: _inclusion_mask(table, incl) if len(table) else np.zeros(0, bool) for incl in inclusions}
+        variant, labels = table["variant"].to_numpy(), table["label"].to_numpy(object)
+        for r, imp, v in cells:
+            for incl in inclusions:
+                at = np.flatnonzero((variant == v) & keep[incl])
+                specs.append({"spec": len(specs), "analysis": name, "effect": effect, "correlation": r,
+                              "imputation": imp, "inclusion": incl, "studies": ";".join(labels[at])})
+                if len(at):
+                    fitted.append((table, at, specs[-1]["spec"]))
     spec_frame = pd.DataFrame(specs)
-    stack = pd.concat(stacked, ignore_index=True) if stacked else pd.DataFrame(columns=["yi", "vi", "n", "spec"])
+    stack = _stack(fitted)
     out = []
     for method, test in itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])):
         fits = rma_many(stack, "spec", method=method, test=test) if len(stack) else pd.DataFrame(columns=["spec"])
@@ -69,6 +75,15 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
             "message", "studies"]
     result["k"] = result["k"].fillna(0).astype(int)
     return result[cols].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
+
+
+def _stack(fitted: list[tuple[pd.DataFrame, np.ndarray, int]]) -> pd.DataFrame:
+    """``yi, vi, n`` of every specification with data, one block per specification (``spec``), from
+    (long table, its rows in the specification, specification id)."""
+    if not fitted:
+        return pd.DataFrame(columns=["yi", "vi", "n", "spec"])
+    columns = {c: np.concatenate([table[c].to_numpy()[at] for table, at, _ in fitted]) for c in ("yi", "vi", "n")}
+    return pd.DataFrame({**columns, "spec": np.concatenate([np.full(len(at), k) for _, at, k in fitted])})
 
 
 def _inclusion_mask(data: pd.DataFrame, inclusion: str) -> np.ndarray:
