@@ -140,14 +140,31 @@ def _pick_time(frame: pd.DataFrame, window: dict) -> pd.DataFrame:
 
 
 def _stats_wide(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
-    """One row per ``index`` with columns per statistic (first value), ``imputed`` and ``lines``."""
-    frame = frame.assign(line=frame["line"].astype(str))
-    wide = frame.pivot_table(index=index, columns="stat", values="value_h", aggfunc="first")
-    info = frame.groupby(index).agg(
-        imputed=("imputed", "any"), imputation=("imputation", lambda s: ";".join(sorted({x for x in s if x}))),
-        lines=("line", lambda s: ";".join(dict.fromkeys(s))), file=("file", "first"),
-    )
-    return wide.join(info).reset_index()
+    """One row per ``index`` (sorted) with a value per statistic (the first given; columns sorted), ``imputed``
+    (any), ``imputation`` (the methods, sorted), ``lines`` (in order, once each) and ``file`` (the first);
+    keys with a missing part and keys without any value are left out (pandas' pivot table of the rows)."""
+    groups: dict[tuple, dict] = {}
+    columns = [frame[c].tolist() for c in [*index, "stat", "value_h", "imputed", "imputation", "line", "file"]]
+    for *key, stat, value, imputed, method, line, file in zip(*columns):
+        if any(pd.isna(k) for k in key):
+            continue
+        g = groups.setdefault(tuple(key), {"values": {}, "imputed": False, "methods": set(), "lines": {}, "file": None})
+        if not pd.isna(value):
+            g["values"].setdefault(stat, value)
+        g["imputed"] = g["imputed"] or bool(imputed)
+        if method:
+            g["methods"].add(method)
+        g["lines"][str(line)] = None
+        if g["file"] is None and not pd.isna(file):
+            g["file"] = file
+    keys = sorted(k for k, g in groups.items() if g["values"])
+    stats = sorted({stat for g in groups.values() for stat in g["values"]})
+    out = {c: [k[i] for k in keys] for i, c in enumerate(index)}
+    out.update({stat: [groups[k]["values"].get(stat, np.nan) for k in keys] for stat in stats})
+    out.update(imputed=[groups[k]["imputed"] for k in keys],
+               imputation=[";".join(sorted(groups[k]["methods"])) for k in keys],
+               lines=[";".join(groups[k]["lines"]) for k in keys], file=[groups[k]["file"] for k in keys])
+    return pd.DataFrame(out)
 
 
 def _arm_n(corpus: Corpus, study: str, group: str, source: str | None = None) -> float:
@@ -169,60 +186,28 @@ def _arm_sizes(participants: pd.DataFrame) -> dict[tuple, list[tuple[str, float]
     return out
 
 
-def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float, imputation: str) -> pd.DataFrame:
-    """Per (study, group): change mean, SD, n and how they were obtained."""
+def _continuous_arms(corpus: Corpus, measures: list[str], window: dict, r: float, imputation: str) -> list[dict]:
+    """Per (study, group): change mean, SD, n and how they were obtained (one dict per arm). The pre-post
+    correlation ``r`` enters only the changes derived from follow-up and baseline summaries, all in one
+    ``escalc`` call (elementwise: the values of one call per arm)."""
     prep = _continuous_prep(corpus, measures, window, imputation)
     if prep is None:
-        return pd.DataFrame()
-    change, both, pairs, _ = prep
-    rows = []
-    done = set()
-    for rec in change.to_dict("records"):
-        if not (np.isfinite(rec.get("mean", np.nan)) and np.isfinite(rec.get("sd", np.nan))):
-            continue
-        n = rec.get("n", np.nan)
-        n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
-        rows.append({**_key(rec), "mean": rec["mean"], "sd": rec["sd"], "n": n, "imputed": bool(rec["imputed"]),
-                     "how": "reported change" + (f" ({rec['imputation']})" if rec["imputation"] else ""),
-                     "lines": rec["lines"], "file": rec["file"]})
-        done.add((rec["study"], rec["group"]))
-    if both is not None:
-        for rec in both.to_dict("records"):
-            if (rec["study"], rec["group"]) in done:
-                continue
-            m1, m0 = rec.get("mean", np.nan), rec.get("mean_0", np.nan)
-            s1, s0 = rec.get("sd", np.nan), rec.get("sd_0", np.nan)
-            if not all(np.isfinite(x) for x in (m1, m0, s1, s0)):
-                continue
-            n = rec.get("n", np.nan)
-            n = n if np.isfinite(n) else rec.get("n_0", np.nan)
-            n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
-            es = _escalc_at({**rec, "lines": f"{rec['lines_0']};{rec['lines']}"}, "MC", m1i=[m1], m2i=[m0],
-                            sd1i=[s1], sd2i=[s0], ni=[n], ri=[r])
-            sd = math.sqrt(es.vi[0] * n)
-            how = f"follow-up minus baseline; change SD from r={r:g}"
-            if rec["imputed"] or rec["imputed_0"]:
-                how += "; means/SDs " + ";".join(x for x in (rec["imputation"], rec["imputation_0"]) if x)
-            rows.append({**_key(rec), "mean": es.yi[0], "sd": sd, "n": n, "imputed": True, "how": how,
-                         "lines": f"{rec['lines_0']};{rec['lines']}", "file": rec["file"]})
-            done.add((rec["study"], rec["group"]))
-    # individual patients: mean and SD of the patients' changes, one row per study
-    if pairs is not None:
-        for (study, measure), g in pairs.groupby(["study", "measure"]):
-            if study in {s for s, _ in done}:
-                continue
-            if len(g) < 2:  # one patient: no SD of changes; described, never pooled as a mean
-                rows.append({"study": study, "group": "patients", "measure": measure, "n": 1.0, "mean": np.nan,
-                             "sd": np.nan, "small_series": True, "timepoint": g["timepoint"].iloc[0],
-                             "time_months": g["time_months"].max(), "imputed": False, "how": "one patient",
-                             "lines": "", "file": g["file"].iloc[0]})
-                continue
-            rows.append({"study": study, "group": "patients", "measure": measure,
-                         "timepoint": ";".join(sorted(set(g["timepoint"]))), "time_months": g["time_months"].max(),
-                         "mean": g["change"].mean(), "sd": g["change"].std(ddof=1), "n": float(len(g)),
-                         "imputed": False, "how": f"mean and SD of {len(g)} patients' changes ({', '.join(g['group'])})",
-                         "lines": ";".join(str(x) for x in list(g["line_0"]) + list(g["line"])), "file": g["file"].iloc[0]})
-    return pd.DataFrame(rows)
+        return []
+    reported, derived, patients = prep
+    rows = list(reported)
+    if derived:
+        inputs = {k: [rec[k] for rec in derived] for k in ("m1i", "m2i", "sd1i", "sd2i", "ni")}
+        try:
+            es = escalc("MC", **inputs, ri=[r] * len(derived))
+        except ValueError:  # name the arm the engine refuses
+            for rec in derived:
+                _escalc_at(rec, "MC", **{k: [rec[k]] for k in inputs}, ri=[r])
+            raise
+        for rec, yi, vi in zip(derived, es.yi, es.vi):
+            how = f"follow-up minus baseline; change SD from r={r:g}" + rec["how"]
+            rows.append({**rec["key"], "mean": yi, "sd": math.sqrt(vi * rec["ni"]), "n": rec["ni"], "imputed": True,
+                         "how": how, "lines": rec["lines"], "file": rec["file"]})
+    return rows + patients
 
 
 def _continuous_prep(corpus: Corpus, measures: list[str], window: dict, imputation: str):
@@ -239,7 +224,7 @@ def uses_correlation(corpus: Corpus, spec: dict, imputation: str) -> bool:
     if spec["effect"].upper() not in ("MC", "MD"):
         return False
     prep = _continuous_prep(corpus, spec["outcome"].get("measures", []), spec.get("timepoint", {}), imputation)
-    return prep is not None and prep[3]
+    return prep is not None and bool(prep[1])
 
 
 def _has_medians(outcomes_h: pd.DataFrame, measures: list[str]) -> bool:
@@ -248,19 +233,25 @@ def _has_medians(outcomes_h: pd.DataFrame, measures: list[str]) -> bool:
     return bool((o["measure"].isin(measures) & ~o["imputed"].astype(bool) & o["stat"].eq("median")).any())
 
 
-def _continuous_tables(corpus: Corpus, measures: list[str], window: dict, imputation: str):
-    """What :func:`_continuous_arms` reads, built once per (measures, window, imputation): the reported changes,
-    follow-up beside baseline summaries, individual patients' follow-up beside baseline. ``None``: no rows.
+def _summaries(corpus: Corpus, imputation: str) -> pd.DataFrame:
+    """Every reported outcome row with the means and SDs ``imputation`` estimates (:func:`impute_summary`, per
+    study, group, measure, timepoint and metric), once per corpus and method. Derived change rows are left
+    out: change SDs are derived with each analysis' pre-post correlation (:func:`_continuous_arms`)."""
+    def build():
+        o = corpus.outcomes_h
+        o = impute_summary(o.loc[~o["imputed"].astype(bool)], method=imputation)
+        return o.loc[~(o["imputed"].astype(bool) & o["metric"].eq("change"))]
+    return _memo(corpus, ("summaries", imputation), build)
 
-    The pre-post correlation plays no part here: :func:`impute_summary` uses it only for derived change rows,
-    which are dropped (change SDs are derived in :func:`_continuous_arms` with the analysis' r).
-    """
-    o = corpus.outcomes_h
-    o = o.loc[o["measure"].isin(measures) & ~o["imputed"].astype(bool)]
+
+def _continuous_tables(corpus: Corpus, measures: list[str], window: dict, imputation: str):
+    """What :func:`_continuous_arms` reads, built once per (measures, window, imputation): the arms with a
+    reported change (rows), the arms whose change is derived from follow-up and baseline summaries (their
+    inputs), individual patients' changes (one row per study). ``None``: no rows."""
+    o = _summaries(corpus, imputation)
+    o = o.loc[o["measure"].isin(measures)]
     if o.empty:
         return None
-    o = impute_summary(o, method=imputation)
-    o = o.loc[~(o["imputed"].astype(bool) & o["metric"].eq("change"))]  # change SDs are derived with r
     # aggregate arms: reported change first
     agg = o.loc[o["stat"].isin(["mean", "sd", "n", "unspecified"])]
     change = _stats_wide(_pick_time(agg.loc[agg["metric"] == "change"], window),
@@ -269,20 +260,62 @@ def _continuous_tables(corpus: Corpus, measures: list[str], window: dict, imputa
     base = _stats_wide(level.loc[level["timepoint"] == "baseline"], ["study", "group", "measure"])
     post = _stats_wide(_pick_time(level, window), ["study", "group", "measure", "timepoint", "time_months"])
     both = post.merge(base, on=["study", "group", "measure"], suffixes=("", "_0")) if len(base) and len(post) else None
-    reported = {(rec["study"], rec["group"]) for rec in change.to_dict("records")
-                if np.isfinite(rec.get("mean", np.nan)) and np.isfinite(rec.get("sd", np.nan))}
-    derived = both is not None and any(
-        (rec["study"], rec["group"]) not in reported
-        and all(np.isfinite(rec.get(c, np.nan)) for c in ("mean", "mean_0", "sd", "sd_0"))
-        for rec in both.to_dict("records"))
-    pairs = None
+    reported, derived = [], []
+    done = set()
+    for rec in change.to_dict("records"):
+        if not (np.isfinite(rec.get("mean", np.nan)) and np.isfinite(rec.get("sd", np.nan))):
+            continue
+        n = rec.get("n", np.nan)
+        n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
+        reported.append({**_key(rec), "mean": rec["mean"], "sd": rec["sd"], "n": n, "imputed": bool(rec["imputed"]),
+                         "how": "reported change" + (f" ({rec['imputation']})" if rec["imputation"] else ""),
+                         "lines": rec["lines"], "file": rec["file"]})
+        done.add((rec["study"], rec["group"]))
+    for rec in both.to_dict("records") if both is not None else []:
+        if (rec["study"], rec["group"]) in done:
+            continue
+        m1, m0 = rec.get("mean", np.nan), rec.get("mean_0", np.nan)
+        s1, s0 = rec.get("sd", np.nan), rec.get("sd_0", np.nan)
+        if not all(np.isfinite(x) for x in (m1, m0, s1, s0)):
+            continue
+        n = rec.get("n", np.nan)
+        n = n if np.isfinite(n) else rec.get("n_0", np.nan)
+        n = n if np.isfinite(n) else _arm_n(corpus, rec["study"], rec["group"])
+        how = ""
+        if rec["imputed"] or rec["imputed_0"]:
+            how = "; means/SDs " + ";".join(x for x in (rec["imputation"], rec["imputation_0"]) if x)
+        derived.append({"key": _key(rec), "study": rec["study"], "m1i": m1, "m2i": m0, "sd1i": s1, "sd2i": s0,
+                        "ni": n, "how": how, "lines": f"{rec['lines_0']};{rec['lines']}", "file": rec["file"]})
+        done.add((rec["study"], rec["group"]))
+    return reported, derived, _patients_changes(o, window, {s for s, _ in done})
+
+
+def _patients_changes(o: pd.DataFrame, window: dict, with_arms: set) -> list[dict]:
+    """Individual patients: per study and measure, the mean and SD of the patients' changes from baseline
+    (studies in ``with_arms`` use their arm summaries instead)."""
     ind = o.loc[(o["stat"] == "value") & (o["metric"] == "level")]
-    if len(ind):
-        b = ind.loc[ind["timepoint"] == "baseline"].sort_values("line").drop_duplicates(["study", "group", "measure"])
-        f = _pick_time(ind, window).sort_values("line").drop_duplicates(["study", "group", "measure"])
-        pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
-        pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
-    return change, both, pairs, derived
+    if not len(ind):
+        return []
+    b = ind.loc[ind["timepoint"] == "baseline"].sort_values("line").drop_duplicates(["study", "group", "measure"])
+    f = _pick_time(ind, window).sort_values("line").drop_duplicates(["study", "group", "measure"])
+    pairs = f.merge(b, on=["study", "group", "measure"], suffixes=("", "_0"))
+    pairs["change"] = pairs["value_h"] - pairs["value_h_0"]
+    rows = []
+    for (study, measure), g in pairs.groupby(["study", "measure"]):
+        if study in with_arms:
+            continue
+        if len(g) < 2:  # one patient: no SD of changes; described, never pooled as a mean
+            rows.append({"study": study, "group": "patients", "measure": measure, "n": 1.0, "mean": np.nan,
+                         "sd": np.nan, "small_series": True, "timepoint": g["timepoint"].iloc[0],
+                         "time_months": g["time_months"].max(), "imputed": False, "how": "one patient",
+                         "lines": "", "file": g["file"].iloc[0]})
+            continue
+        rows.append({"study": study, "group": "patients", "measure": measure,
+                     "timepoint": ";".join(sorted(set(g["timepoint"]))), "time_months": g["time_months"].max(),
+                     "mean": g["change"].mean(), "sd": g["change"].std(ddof=1), "n": float(len(g)),
+                     "imputed": False, "how": f"mean and SD of {len(g)} patients' changes ({', '.join(g['group'])})",
+                     "lines": ";".join(str(x) for x in list(g["line_0"]) + list(g["line"])), "file": g["file"].iloc[0]})
+    return rows
 
 
 def _escalc_at(where: dict, *args, **kwargs):
@@ -525,8 +558,9 @@ def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], ar
         one = _binary_arms(corpus, spec, window)
         parts = [one.assign(variant=v) for v in range(len(variants))] if len(one) else []
     else:
-        parts = [_continuous_arms(corpus, measures, window, r, imputation) for r, imputation in variants]
-        parts = [p.assign(variant=v) for v, p in enumerate(parts) if len(p)]
+        parts = [pd.DataFrame([{**row, "variant": v} for v, (r, imputation) in enumerate(variants)
+                               for row in _continuous_arms(corpus, measures, window, r, imputation)])]
+        parts = [p for p in parts if len(p)]
     arms = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["study", "group", "measure",
                                                                                   "variant"])
     arms = arms.loc[arms["study"].isin(studies)]
