@@ -13,6 +13,13 @@ Effect measures (``effect`` in config):
 
 Several MSC arms of one study against one comparator are combined into one arm (Cochrane Handbook
 6.5.2.10: summed n, pooled mean and SD; summed events), so the comparator is not counted twice.
+
+The long table (:func:`long_table`): the datasets of one analysis under every harmonization variant
+``(r, imputation)`` at once, one row per (variant, study) with ``yi, vi, n`` and the flags filters read
+(``imputed``, ``confounded``, ``high_risk``, ``design``, ``population``). What no variant changes is built once
+per corpus (imputed summaries, each arm's reported or derived change, lookups by study and arm); a
+specification -- the main analysis, a sensitivity variant, a multiverse cell -- is a variant and a mask over
+its rows. :func:`analysis_dataset` is its one-variant case.
 """
 
 from __future__ import annotations
