@@ -15,6 +15,7 @@ from evsynth.appraise.overall import overall_judgements, overall_rule
 from evsynth.appraise.overrides import apply_overrides
 from evsynth.appraise.tools import COLUMNS, OVERALL_ITEM, OVERALL_QUESTION, sort_checklist
 from evsynth.common.code import code_name
+from evsynth.common.io import rows_by_study
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND
 
 
@@ -63,21 +64,6 @@ def derive_checklist(
     return sort_checklist(pd.DataFrame(rows, columns=COLUMNS), tools)
 
 
-def _rows_by_study(tables: Mapping[str, pd.DataFrame]):
-    """A function giving one study's rows of every record table, the tables split by study once: each rule
-    reads its study's rows, and selecting them from the whole table per rule grew with the square of the
-    number of studies. The rows, their order, index and columns are those a selection by study gives."""
-    split = {}
-    for name, df in tables.items():
-        if df is not None and "study" in df.columns:
-            split[name] = ({sid: rows for sid, rows in df.groupby("study", sort=False)}, df.iloc[:0])
-
-    def rows(sid: str) -> dict[str, pd.DataFrame]:
-        return {name: (split[name][0].get(sid, split[name][1]) if name in split else df)
-                for name, df in tables.items()}
-    return rows
-
-
 def build_checklist(
     studies: Mapping[str, dict],
     tables: Mapping[str, pd.DataFrame],
@@ -93,7 +79,7 @@ def build_checklist(
     """
     overrides = overrides or {}
     parts = []
-    own_rows = _rows_by_study(tables)
+    own_rows = rows_by_study(tables)  # each rule reads its study's rows, the tables split once
     for sid in sorted(studies):
         study = dict(studies[sid])
         study.setdefault("id", sid)

@@ -10,6 +10,7 @@ import errno
 import json
 import re
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -199,3 +200,20 @@ def step(log_path: str):
             log.close()
         except OSError:  # a full disk: the message is already on the terminal
             pass
+
+
+def split_rows(frame: pd.DataFrame, by: str | list[str] = "study"):
+    """A function giving the rows of ``frame`` whose ``by`` column (a key) or columns (a tuple) equal the key,
+    the frame split once: a loop over studies, arms or patients reads its own rows instead of selecting them
+    from the whole table each time, which grew with the square of the corpus. The rows, their order, index and
+    columns are those ``frame.loc[frame[by] == key]`` gives (an empty slice for a key without rows)."""
+    parts = dict(iter(frame.groupby(by, sort=False))) if len(frame) else {}
+    empty = frame.iloc[:0]
+    return lambda key: parts.get(key, empty)
+
+
+def rows_by_study(tables) -> Callable[[str], dict[str, pd.DataFrame]]:
+    """A function giving one study's rows of every record table (:func:`split_rows` per table with a
+    ``study`` column; another table is passed whole)."""
+    split = {name: split_rows(df) for name, df in tables.items() if df is not None and "study" in df.columns}
+    return lambda sid: {name: (split[name](sid) if name in split else df) for name, df in tables.items()}

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.common.code import code_name
+from evsynth.common.io import split_rows
 from evsynth.common.timepoints import timepoint_months
 
 #: Columns every check returns.
@@ -147,10 +148,10 @@ def repeated_values(tables: dict[str, pd.DataFrame], studies: dict) -> pd.DataFr
     """The same quantity of the same group recorded with different values (see module docstring)."""
     facts = _facts(tables)
     rows = []
+    keys = ["study", "group", "quantity", "timepoint"]
     timed = facts.loc[facts["timepoint"] != "post"]
-    for (study, group, quantity, timepoint), g in timed.groupby(
-        ["study", "group", "quantity", "timepoint"], sort=True
-    ):
+    timed = timed.loc[timed.duplicated(keys, keep=False)]  # a quantity recorded once cannot disagree
+    for (study, group, quantity, timepoint), g in timed.groupby(keys, sort=True):
         if len(g) < 2:
             continue
         records = g.sort_values("line").to_dict("records")
@@ -163,12 +164,14 @@ def repeated_values(tables: dict[str, pd.DataFrame], studies: dict) -> pd.DataFr
             seen.append(other)
     post = facts.loc[facts["timepoint"] == "post"]
     later = facts.loc[~facts["timepoint"].isin(["", "baseline", "post"])]
+    # each post value is compared with its own quantity's rows: both tables split by quantity once
+    later_of, post_of = split_rows(later, keys[:3]), split_rows(post, keys[:3])
     for rec in post.sort_values(["study", "line"]).to_dict("records"):
-        same = (post["study"] == rec["study"]) & (post["group"] == rec["group"]) & (post["quantity"] == rec["quantity"])
+        key = (rec["study"], rec["group"], rec["quantity"])
+        same = post_of(key)
         cands = pd.concat([
-            later.loc[(later["study"] == rec["study"]) & (later["group"] == rec["group"])
-                      & (later["quantity"] == rec["quantity"])],
-            post.loc[same & (post["line"] > rec["line"]) & (post["file"] == rec["file"])],
+            later_of(key),
+            same.loc[(same["line"] > rec["line"]) & (same["file"] == rec["file"])],
         ])
         cands = cands.loc[cands["source"] != rec["source"]]
         if cands.empty or any(_same(rec["value"], v) for v in cands["value"]):
@@ -267,7 +270,11 @@ def age_followup_conflicts(participants: pd.DataFrame, studies: dict, tolerance_
     if participants is None or participants.empty:
         return pd.DataFrame(columns=COLUMNS)
     rows = []
-    for (study, group), g in participants.groupby(["study", "group"], sort=True):
+    # only the groups with an age at MSC, an age at follow-up and a follow-up can disagree
+    p = participants.assign(_m=participants["age_at_msc_years"].notna(), _a=participants["age_followup_years"].notna(),
+                            _f=participants["followup"].fillna("").astype(str) != "")
+    full = p.groupby(["study", "group"])[["_m", "_a", "_f"]].transform("any").all(axis=1)
+    for (study, group), g in participants.loc[full].groupby(["study", "group"], sort=True):
         at_msc = g.loc[g["age_at_msc_years"].notna()]
         at_fu = g.loc[g["age_followup_years"].notna()]
         fu = g.loc[g["followup"].fillna("").astype(str) != ""]
@@ -390,7 +397,11 @@ def summary_dose_conflicts(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
     d = doses.copy()
     d["summary"] = d["summary"].astype(str).str.lower().isin(["true", "1"])
     rows = []
-    for (study, group), g in d.groupby(["study", "group"], sort=True):
+    # only a group with both a per-kg summary and a per-kg administration has anything to compare
+    per_kg = d["cells_per_kg"].notna()
+    both = d.assign(_s=d["summary"] & per_kg, _a=~d["summary"] & per_kg).groupby(["study", "group"])[
+        ["_s", "_a"]].transform("any").all(axis=1)
+    for (study, group), g in d.loc[both].groupby(["study", "group"], sort=True):
         summ = g.loc[g["summary"] & g["cells_per_kg"].notna()]
         all_admin = g.loc[~g["summary"] & g["cells_per_kg"].notna()]
         if summ.empty or all_admin.empty:
@@ -431,9 +442,9 @@ def range_conflicts(doses: pd.DataFrame, studies: dict) -> pd.DataFrame:
     d["summary"] = d["summary"].astype(str).str.lower().isin(["true", "1"])
     ranges = d.loc[d["summary_kind"].astype(str).eq("range") & d["cells_per_kg_low"].notna()]
     rows = []
+    recorded = split_rows(d.loc[d["cells_per_kg"].notna() & ~d["summary_kind"].astype(str).isin(["range", "regimen"])])
     for r in ranges.to_dict("records"):
-        own = d.loc[(d["study"] == r["study"]) & d["cells_per_kg"].notna()
-                    & ~d["summary_kind"].astype(str).isin(["range", "regimen"])]
+        own = recorded(r["study"])
         if own.empty:
             continue
         half = 0.05e6  # ends printed to one decimal of 10^6

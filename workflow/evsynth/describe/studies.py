@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evsynth.common.io import rows_by_study, split_rows
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
 from evsynth.harmonize.tables import selected_doses
 
@@ -24,10 +25,10 @@ def study_sizes(participants: pd.DataFrame, studies: dict) -> pd.DataFrame:
     _, sizes = sizes_by_rule(participants, studies)
     sizes = sizes.set_index("study")
     rows = []
+    sized = split_rows(participants.loc[participants["n"].notna() & participants["subtype"].fillna("").eq("")])
     for study in sorted(studies):
         n = float(sizes.loc[study, "n"]) if study in sizes.index else np.nan
-        p = participants.loc[(participants["study"] == study) & participants["n"].notna()
-                             & participants["subtype"].fillna("").eq("")]
+        p = sized(study)
         other = p.loc[(p["n"] != n) & p["group"].isin(["all"])]
         note = "; ".join(f"{r.group}: {r.n:g} [{r.source}]" for r in other.itertuples()) if len(other) else ""
         rows.append({"study": study, "n": n, "n_other_reports": note})
@@ -42,16 +43,21 @@ def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFr
     :func:`evsynth.common.timepoints.followup`, with its basis) and the count of recorded values."""
     sizes = study_sizes(tables["participants"], studies).set_index("study")
     iv = tables["interventions"]
+    # every table split by study once (selecting a study's rows from whole tables grew with the square of the corpus)
+    own_tables = rows_by_study(tables)
+    msc_of = split_rows(iv.loc[iv["agent"].astype(str).str.startswith("msc")])
+    doses_of = split_rows(selected_doses(doses)) if doses is not None and len(doses) else None
     rows = []
     for sid in sorted(studies):
         s = studies[sid]
-        msc = iv.loc[(iv["study"] == sid) & iv["agent"].astype(str).str.startswith("msc")]
+        msc = msc_of(sid)
         values = 0
-        for name, t in tables.items():
-            t = t.loc[t["study"] == sid]
+        own = own_tables(sid)
+        for name in tables:
+            t = own[name]
             numeric = [c for c in t.columns if c not in ("line", "seq") and pd.api.types.is_float_dtype(t[c])]
             values += int(t[numeric].notna().sum().sum()) if numeric else 0
-        fu = followup(studies, tables, sid, bound=followup_bound)
+        fu = followup(studies, own, sid, bound=followup_bound)
         row = {
             "study": sid, "design": s.get("design"), "population": s.get("population"),
             "conditions": ";".join(s.get("conditions", [])), "level": s.get("level"), "year": s.get("year"),
@@ -63,9 +69,8 @@ def study_table(tables: dict[str, pd.DataFrame], studies: dict, doses: pd.DataFr
             "sources": len(s.get("sources") or {}),
             "citation": s.get("citation"),
         }
-        if doses is not None and len(doses):
-            d = selected_doses(doses)
-            d = d.loc[d["study"] == sid]
+        if doses_of is not None:
+            d = doses_of(sid)
             lo = d[[c for c in ("cells_per_kg", "cells_per_kg_low") if c in d.columns]].min(axis=1)
             hi = d[[c for c in ("cells_per_kg", "cells_per_kg_high") if c in d.columns]].max(axis=1)
             if lo.notna().any():

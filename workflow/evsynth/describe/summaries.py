@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaincinv
 
+from evsynth.common.io import rows_by_study, split_rows
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, followup
 from evsynth.common.vocabulary import PRIMARY_SOURCE_KINDS
 from evsynth.describe.harms import patients_with_event
@@ -170,8 +171,9 @@ def study_sizes(participants: pd.DataFrame, studies: dict) -> tuple[pd.DataFrame
     arms = p.drop_duplicates(["study", "group"])[["study", "group", "n", "source", "use"]]
     arms = arms.rename(columns={"use": "primary"}).reset_index(drop=True)
     rows = []
+    primary_arms, people = split_rows(arms.loc[arms["primary"]]), split_rows(participants)
     for sid in sorted(studies):
-        a = arms.loc[(arms["study"] == sid) & arms["primary"]]
+        a = primary_arms(sid)
         if (a["group"] == "all").any():
             rows.append((sid, float(a.loc[a["group"] == "all", "n"].iloc[0]), "primary 'all' row"))
         elif (~a["group"].isin(SPECIAL_GROUPS)).any():
@@ -179,7 +181,8 @@ def study_sizes(participants: pd.DataFrame, studies: dict) -> tuple[pd.DataFrame
         elif len(a):
             rows.append((sid, float(a["n"].iloc[0]), f"primary '{a['group'].iloc[0]}' row"))
         elif (studies[sid] or {}).get("level") == "individual":
-            pts = participants.loc[(participants["study"] == sid) & ~participants["group"].isin(SPECIAL_GROUPS), "group"]
+            own = people(sid)
+            pts = own.loc[~own["group"].isin(SPECIAL_GROUPS), "group"]
             rows.append((sid, float(pts.nunique()) if len(pts) else np.nan, "patients counted"))
         else:
             rows.append((sid, np.nan, "not reported"))
@@ -317,9 +320,9 @@ def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outc
         r = responders.loc[responders["study"].isin(individual)].copy()
         r["timepoint"] = r["timepoint"].astype(str)
         r = r.drop_duplicates(["study", "group", "measure", "timepoint", "threshold"])
+        hits = split_rows(r, ["study", "group", "measure", "timepoint"])
         for i, row in out.iterrows():
-            hit = r.loc[(r["study"] == row["study"]) & (r["group"] == row["patient"]) & (r["measure"] == row["measure"])
-                        & (r["timepoint"] == str(row["after_timepoint"]))]
+            hit = hits((row["study"], row["patient"], row["measure"], str(row["after_timepoint"])))
             if hit.empty:
                 continue
             texts = []
@@ -336,18 +339,21 @@ def pediatric_case_outcomes(tables: dict[str, pd.DataFrame], studies: dict, outc
     co = tables.get("cointerventions", _empty_frame(["study", "group", "therapy", "relation", "timepoint", "line"]))
     cum = cumulative.set_index(["study", "group"]) if len(cumulative) else None
     per_patient = {}
+    # each table split once by study (and patient), not filtered whole for every patient
+    part_of, doses_of, co_of = split_rows(part, ["study", "group"]), split_rows(doses, ["study", "group"]), split_rows(co)
+    own_tables = rows_by_study(tables)
     for study, patient in sorted(set(zip(out["study"], out["patient"])), key=lambda k: (k[0], _patient_key(k[1]))):
-        p = part.loc[(part["study"] == study) & (part["group"] == patient)]
+        p = part_of((study, patient))
         p = p.assign(_prim=_source_kinds(p, studies).isin(PRIMARY_KINDS)).sort_values(["_prim", "line"],
                                                                                       ascending=[False, True])
         cond = p["condition"].map(lambda v: not _blank(v))
-        d = doses.loc[(doses["study"] == study) & (doses["group"] == patient)]
+        d = doses_of((study, patient))
         d = d.loc[~d["summary"].astype(bool)] if (~d["summary"].astype(bool)).any() else d
         c = cum.loc[(study, patient)] if cum is not None and (study, patient) in cum.index else None
         routes = "" if c is None or _blank(c["routes"]) else ", ".join(
             f"{k or 'unspecified'} ×{v}" for k, v in (x.rsplit(":", 1) for x in str(c["routes"]).split(";")))
-        fu = followup(studies, tables, study, patient, patient=True, bound=followup_bound)
-        text, confounded, note = _cointervention_text(co, study, patient)
+        fu = followup(studies, own_tables(study), study, patient, patient=True, bound=followup_bound)
+        text, confounded, note = _cointervention_text(co_of(study), study, patient)
         per_patient[(study, patient)] = {
             "condition": p.loc[cond, "condition"].iloc[0] if cond.any() else "",
             "cum_dose_per_kg": np.nan if c is None else c["cum_cells_per_kg"],
@@ -436,18 +442,19 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     arm_n = arms.loc[arms["primary"]].set_index(["study", "group"])["n"]
 
     msc_iv = iv.loc[_is_msc(iv["agent"]) & iv["study"].isin(keep)]
+    part_of, msc_of, other_arms_of = split_rows(part), split_rows(msc_iv), split_rows(arms.loc[~arms["primary"]])
     units = []
     for sid in keep:
         meta = studies[sid] or {}
         if meta.get("level") == "individual":
-            groups = set(part.loc[part["study"] == sid, "group"]) | set(msc_iv.loc[msc_iv["study"] == sid, "group"])
+            groups = set(part_of(sid)["group"]) | set(msc_of(sid)["group"])
             groups = sorted(groups - set(SPECIAL_GROUPS), key=_patient_key)
             units += [(sid, g, "patient", 1.0) for g in groups]
             continue
-        groups = sorted(set(msc_iv.loc[msc_iv["study"] == sid, "group"]))
+        groups = sorted(set(msc_of(sid)["group"]))
         prim = [g for g in groups if (sid, g) in arm_n.index]
         if prim:
-            sized_elsewhere = set(arms.loc[(arms["study"] == sid) & ~arms["primary"], "group"])
+            sized_elsewhere = set(other_arms_of(sid)["group"])
             groups = [g for g in groups if g in prim or g not in sized_elsewhere]
         for g in groups:
             n = study_n.get(sid, np.nan) if g == "all" else arm_n.get((sid, g), np.nan)
@@ -480,7 +487,8 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     u["dose_per_kg"] = per_kg.reindex(idx).to_numpy()
     u["cum_dose_per_kg"] = cum["cum_cells_per_kg"].reindex(idx).to_numpy() if len(cum) else np.nan
     u["administrations"] = cum["n_administrations"].reindex(idx).to_numpy() if len(cum) else np.nan
-    fus = [followup(studies, tables, s, g, patient=(k == "patient"), bound=followup_bound)
+    own_tables = rows_by_study(tables)
+    fus = [followup(studies, own_tables(s), s, g, patient=(k == "patient"), bound=followup_bound)
            for s, g, k in zip(u["study"], u["group"], u["unit"])]
     u["followup_months"] = [f.months for f in fus]
     u["followup_basis"] = [f.basis for f in fus]
@@ -495,10 +503,11 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
     if len(pts):
         cases = pediatric_case_outcomes(tables, studies, outcomes_h, doses, cumulative, pd.DataFrame(), followup_bound)
         cases = cases.loc[cases["improved"].notna()]
+        cases_of = split_rows(cases, ["study", "patient"])
         for (s, g), i in ukey.items():
             if u.at[i, "unit"] != "patient":
                 continue
-            c = cases.loc[(cases["study"] == s) & (cases["patient"] == g)]
+            c = cases_of((s, g))
             for domain in ("disease_activity", "global_assessment"):
                 cd = c.loc[c["domain"] == domain]
                 if len(cd):
@@ -532,10 +541,12 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
         if ae is None or not len(ae):
             continue
         s_ae = ae.loc[ae["serious"].astype(str).eq(level_) & ae["study"].isin(keep)].copy()
+        own_of = split_rows(s_ae, ["study", "group"])
+        zero_all_of = split_rows(s_ae.loc[(s_ae["group"] == "all") & s_ae["n_patients"].eq(0)])
         for i in u.index:
             s, g, unit = u.at[i, "study"], u.at[i, "group"], u.at[i, "unit"]
-            own = s_ae.loc[(s_ae["study"] == s) & (s_ae["group"] == g)]
-            zero_all = s_ae.loc[(s_ae["study"] == s) & (s_ae["group"] == "all") & s_ae["n_patients"].eq(0)]
+            own = own_of((s, g))
+            zero_all = zero_all_of(s)
             rows = own if len(own) else zero_all
             if rows.empty:
                 continue
