@@ -78,7 +78,7 @@ def check_study(study_id: str, study: dict, frames: dict[str, pd.DataFrame], err
 
 def _exact_duplicates(table: str, frame: pd.DataFrame, error: ErrorFn) -> None:
     cols = [c for c in frame.columns if c not in ("study", "file", "line")]
-    keys = frame[cols].astype(str).agg("\x1f".join, axis=1)
+    keys = ["\x1f".join(cells) for cells in zip(*(frame[c].astype(str) for c in cols))]
     first: dict[str, int] = {}
     for key, line, file in zip(keys, frame["line"], frame["file"]):
         if key in first:
@@ -203,12 +203,16 @@ def _outcome_counts(outcomes: pd.DataFrame, sizes: dict, error: ErrorFn) -> None
             error(row.file, int(row.line), "value", _fmt(_num(row.value)),
                   "is an n of 0 or less; an outcome's n counts the patients assessed (at least 1)")
     keyed = o.fillna({c: "" for c in _OUTCOME_KEY}).astype({c: str for c in _OUTCOME_KEY})
-    for _, g in keyed.groupby(_OUTCOME_KEY, sort=False):
-        events = [(float(v), int(ln), f) for v, ln, f in zip(g.loc[g["stat"].eq("events"), "value"],
-                                                                g.loc[g["stat"].eq("events"), "line"],
-                                                                g.loc[g["stat"].eq("events"), "file"])]
-        ns = [(float(v), int(ln)) for v, ln in zip(g.loc[g["stat"].eq("n"), "value"], g.loc[g["stat"].eq("n"), "line"])]
-        group = str(g["group"].iloc[0])
+    # the rows of each outcome key (in order of first appearance), as plain tuples: a pandas frame per key
+    # made this check most of the validation's time
+    groups: dict[tuple, list[tuple]] = {}
+    for key, row in zip(zip(*(keyed[c] for c in _OUTCOME_KEY)),
+                        zip(keyed["stat"], keyed["value"], keyed["line"], keyed["file"])):
+        groups.setdefault(key, []).append(row)
+    for key, g in groups.items():
+        events = [(float(v), int(ln), f) for stat, v, ln, f in g if stat == "events"]
+        ns = [(float(v), int(ln)) for stat, v, ln, _ in g if stat == "n"]
+        group = key[0]
         for e, line, file in events:
             if ns:
                 n, nline = max(ns)
@@ -221,14 +225,14 @@ def _outcome_counts(outcomes: pd.DataFrame, sizes: dict, error: ErrorFn) -> None
                     error(file, line, "value", _fmt(e),
                           f"is more events than group {group} has patients ({_fmt(size[0])}, participants.csv line "
                           f"{size[1]}); give the outcome's n if the source reports it")
-        percents = g.loc[g["stat"].eq("percent")]
+        percents = [(v, ln, f) for stat, v, ln, f in g if stat == "percent"]
         if not events or not len(percents):
             continue
         # without an n in the same source the denominator is unknown (a percent of responders, say): not checked
         denominators, of = ns, "the events and n of the same outcome and source"
         if not denominators:
             continue
-        for p, pline, pfile in zip(percents["value"], percents["line"], percents["file"]):
+        for p, pline, pfile in percents:
             if not np.isfinite(float(p)):
                 continue
             if not any(percent_matches(float(p), e, n) for e, _, _ in events for n, _ in denominators):
