@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from corpus_support import shipped_records
 from evsynth.describe.discrepancies import find_discrepancies, named_route_conflicts
 from evsynth.ingest.provenance import evaluate_derivation, matches_derivation
 from evsynth.ingest.records import DERIVED_REASON, RecordValidationError, load_records
@@ -90,8 +91,7 @@ def test_a_stated_value_is_selected_before_a_derived_one_and_the_pair_is_a_discr
 
 @pytest.fixture(scope="module")
 def corpus_records():
-    return load_records(ROOT / "resources/studies", ROOT / "resources/vocabulary", ROOT / "resources/sources",
-                        root=ROOT)
+    return shipped_records()  # load_records of resources/studies with the sources checked, made once per process
 
 
 def test_wong2021_ages_at_msc_implied_by_the_case_timelines_are_reported_against_the_table(corpus_records):
