@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evsynth.common.io import split_rows
 from evsynth.common.timepoints import timepoint_months
 
 
@@ -60,14 +61,18 @@ def case_table(tables: dict[str, pd.DataFrame], studies: dict, measures: dict,
     part, iv, out = tables["participants"], tables["interventions"], tables["outcomes"]
     activity = [m for m, spec in measures.items() if spec.get("domain") == "disease_activity"]
     rows = []
+    # each table split by study and patient once, not filtered whole for every patient
+    part_of_study, part_of = split_rows(part), split_rows(part, ["study", "group"])
+    msc_of, out_of = split_rows(iv.loc[iv["agent"] == "msc"], ["study", "group"]), split_rows(out, ["study", "group"])
+    disc_of = split_rows(discrepancies, ["study", "group"]) if discrepancies is not None and len(discrepancies) else None
     for study in individual:
-        groups = sorted(set(part.loc[part["study"] == study, "group"]) - {"all"},
+        groups = sorted(set(part_of_study(study)["group"]) - {"all"},
                         key=lambda g: int(g[1:]) if g[1:].isdigit() else 0)
         for group in groups:
-            p = part.loc[(part["study"] == study) & (part["group"] == group)]
-            i = iv.loc[(iv["study"] == study) & (iv["group"] == group) & (iv["agent"] == "msc")]
+            p = part_of((study, group))
+            i = msc_of((study, group))
             admin, summary = i.loc[i["seq"].notna()], i.loc[i["seq"].isna()]
-            o = out.loc[(out["study"] == study) & (out["group"] == group)]
+            o = out_of((study, group))
             row = {
                 "study": study, "patient": group,
                 "diagnosis": _distinct(p, "condition"),
@@ -95,8 +100,8 @@ def case_table(tables: dict[str, pd.DataFrame], studies: dict, measures: dict,
                 afters.append(a)
             row["activity_before"] = "; ".join(x for x in befores if x)
             row["activity_after"] = "; ".join(x for x in afters if x)
-            if discrepancies is not None and len(discrepancies):
-                d = discrepancies.loc[(discrepancies["study"] == study) & (discrepancies["group"] == group)]
+            if disc_of is not None:
+                d = disc_of((study, group))
                 row["discrepancies"] = "; ".join(sorted(set(d["quantity"])))
             else:
                 row["discrepancies"] = ""
