@@ -573,14 +573,15 @@ def test_a_tall_traffic_light_png_stays_within_the_size_limit(tmp_path, monkeypa
     from PIL import Image
 
     from evsynth.appraise import plots as P
+    from evsynth.common import figures
 
-    monkeypatch.setattr(P, "PNG_MAX_PIXELS", 3000)
+    monkeypatch.setattr(figures, "PNG_MAX_PIXELS", 3000)
     cl = pd.DataFrame({"study": [f"s{i:03d}" for i in range(40)], "tool": "murad", "item": "overall",
                        "question": "", "judgement": "low"})
     png = P.traffic_light(cl, "murad", tmp_path / "tall")[0]
     height = Image.open(png).size[1]
     assert (1.3 + 0.42 * 40) * P.PNG_DPI > 3000 and 2000 < height <= 3000
-    assert P.png_dpi((5.0, 6.0)) == P.PNG_DPI
+    assert figures.png_dpi((5.0, 6.0), P.PNG_DPI) == P.PNG_DPI
 
 
 def test_plot_item_order_is_natural():

@@ -291,3 +291,22 @@ def test_style_does_not_leak(tmp_path):
     before = (plt.rcParams["svg.fonttype"], plt.rcParams["svg.hashsalt"], plt.rcParams["font.size"])
     dose_plot(_doses(), [tmp_path / "d.svg"])
     assert (plt.rcParams["svg.fonttype"], plt.rcParams["svg.hashsalt"], plt.rcParams["font.size"]) == before
+
+
+def test_a_figure_too_tall_for_a_png_is_saved_at_the_resolution_that_fits(tmp_path, monkeypatch):
+    """save_figure keeps the caller's dpi unless the PNG would exceed PNG_MAX_PIXELS on a side (Agg refuses
+    2^16: the dose plot of a 60x corpus); the limit is lowered here so that a 20-inch figure is too tall."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from evsynth.common import figures
+
+    monkeypatch.setattr(figures, "PNG_MAX_PIXELS", 3000)
+    sizes = {}
+    for name, height in (("small", 4.0), ("tall", 20.0)):
+        fig = plt.figure(figsize=(3.0, height))
+        fig.text(0.5, 0.5, name)
+        png = figures.save_figure(fig, tmp_path / f"{name}.png", dpi=200)[0]
+        sizes[name] = Image.open(png).size
+    assert sizes["small"] == (600, 800)
+    assert sizes["tall"] == (450, 3000)  # 150 dpi: 3000 px / 20 in

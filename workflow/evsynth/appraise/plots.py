@@ -12,7 +12,8 @@ rows of the checklist (see ``evsynth.appraise.overall.overall_judgements``).
 
 Every plot is written twice, ``<path>.png`` (300 dpi) and ``<path>.svg``; ``path`` may carry either suffix. A
 traffic light of hundreds of studies would be taller than the renderer allows (2^16 pixels a side) at 300 dpi: its
-PNG gets the resolution that keeps it within :data:`PNG_MAX_PIXELS` (the SVG keeps every detail).
+PNG gets the resolution that keeps it within :data:`evsynth.common.figures.PNG_MAX_PIXELS` (the SVG keeps every
+detail).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pandas as pd  # noqa: E402
 
 from evsynth.appraise.overall import CATEGORY  # noqa: E402
 from evsynth.appraise.tools import TOOL_LABELS  # noqa: E402
+from evsynth.common.figures import png_dpi  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -48,8 +50,6 @@ ORDER = ["low", "some_concerns", "high", "critical", "unclear", "no_information"
 
 plt.rcParams["svg.hashsalt"] = "evsynth-plots-bias"  # stable SVG ids
 PNG_DPI = 300
-#: The tallest or widest PNG written, in pixels (Agg refuses 2^16; a 16x synthetic corpus's tallest plot is 19,000).
-PNG_MAX_PIXELS = 32000
 _TIGHT_MARGIN_INCHES = 4.0  # what bbox_inches="tight" may add (the title above, the item captions below)
 
 
@@ -63,17 +63,12 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 
 def _save(fig, path) -> list[Path]:
     png, svg = _paths(path)
-    fig.savefig(png, dpi=png_dpi(fig.get_size_inches()), bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(png, dpi=png_dpi(fig.get_size_inches(), PNG_DPI, _TIGHT_MARGIN_INCHES), bbox_inches="tight",
+                metadata={"Software": None})
     with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text (searchable, as the forest plots)
         fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return [png, svg]
-
-
-def png_dpi(size_inches) -> int:
-    """:data:`PNG_DPI`, or less for a figure whose PNG would exceed :data:`PNG_MAX_PIXELS` on a side."""
-    largest = max(size_inches) + _TIGHT_MARGIN_INCHES
-    return min(PNG_DPI, int(PNG_MAX_PIXELS // largest))
 
 
 def _label(judgement: str, tool: str) -> str:

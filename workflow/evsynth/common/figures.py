@@ -2,7 +2,9 @@
 
 Every plot of the package is written through :func:`save_figure` (or :func:`placeholder_figure` when there
 is nothing to draw): the date and software metadata are dropped, and the caller's style context salts SVG
-ids with a constant (``svg.hashsalt``), so reruns do not rewrite unchanged plots.
+ids with a constant (``svg.hashsalt``), so reruns do not rewrite unchanged plots. A figure that would be
+larger than :data:`PNG_MAX_PIXELS` on a side at its resolution (a plot with a row per study, of hundreds of
+studies) gets the PNG resolution that fits (:func:`png_dpi`); Agg refuses 2^16 pixels.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+#: The tallest or widest PNG written, in pixels (Agg refuses 2^16; the dose plot of a 16x synthetic corpus is 24,000).
+PNG_MAX_PIXELS = 32000
+
+
+def png_dpi(size_inches, dpi: float, margin_inches: float = 0.0) -> float:
+    """``dpi``, or less for a figure of ``size_inches`` (plus what ``bbox_inches="tight"`` may add,
+    ``margin_inches``) whose PNG would exceed :data:`PNG_MAX_PIXELS` on a side."""
+    largest = max(size_inches) + margin_inches
+    return min(dpi, int(PNG_MAX_PIXELS // largest))
 
 
 def save_figure(fig, paths: Sequence[str | Path] | str | Path, dpi: int = 200) -> list[Path]:
@@ -29,7 +42,7 @@ def save_figure(fig, paths: Sequence[str | Path] | str | Path, dpi: int = 200) -
             raise ValueError(f"unsupported plot format {p.suffix!r} for {p} (use .png or .svg)")
         p.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".png":
-            fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None})
+            fig.savefig(p, format="png", dpi=png_dpi(fig.get_size_inches(), dpi), metadata={"Software": None})
         else:
             fig.savefig(p, format="svg", metadata={"Date": None})
         out.append(p)
