@@ -26,9 +26,11 @@ results: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) $(ARGS) --report results/report.html
 
 # The suite on every core (pytest-xdist): each test module stays on one worker, the tests that share the demo's
-# Snakemake runs start first (tests/conftest.py). A plain `python -m pytest` runs the same tests in one process.
+# Snakemake runs start first (tests/conftest.py orders them first; --no-loadscope-reorder keeps that order instead
+# of xdist's largest-group-first, which would start these three longest tests last). A plain `python -m pytest`
+# runs the same tests in one process.
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

@@ -4,9 +4,10 @@
   finished run copy it (shutil.copytree keeps the times Snakemake compares) instead of each running it cold.
 - ``recovered_run``: the same project run a second time from scratch, killed after its first job and recovered
   with the README's command; its tables must equal ``demo_run``'s byte for byte (test_workflow.py).
-- Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``), every module's tests stay on one worker so
-  that its module fixtures are made once, and the tests that share the Snakemake runs form one group that is
-  scheduled first, since it is the longest.
+- Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup --no-loadscope-reorder``), every module's tests
+  stay on one worker so that its module fixtures are made once, and the tests that share the Snakemake runs form
+  one group that is scheduled first, since it is the longest (xdist would otherwise start the groups with the
+  most tests first, and these three last).
 """
 
 from __future__ import annotations
