@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from corpus_support import shipped_records
 from evsynth.common.config import analysis_spec
 from evsynth.common.inputs import InputError
 from evsynth.harmonize.run import complete_outcomes
-from evsynth.ingest.records import load_records
 from evsynth.pool.datasets import Corpus, analysis_dataset, long_table
 from evsynth.pool.multiverse import multiverse
 from test_pooling_rules import Builder, _spec
@@ -25,7 +25,7 @@ VARIANTS = list(itertools.product((0.3, 0.5, 0.7), ("wan2014", "luo2018", "shi20
 
 @pytest.fixture(scope="module")
 def corpus():
-    records = load_records(ROOT / "resources" / "studies", sources_dir=ROOT / "resources" / "sources", root=ROOT)
+    records = shipped_records()
     outcomes = complete_outcomes(records.tables["outcomes"], ROOT / "resources" / "vocabulary", "wan2014", 0.5)
     # every other study at high risk of bias, so that inclusion rule removes some rows
     return Corpus(records.studies, records.tables, outcomes, frozenset(sorted(records.studies)[::2]))
