@@ -142,8 +142,12 @@ def _pick_time(frame: pd.DataFrame, window: dict) -> pd.DataFrame:
         score = -inside["time_months"]
     else:
         score = inside["time_months"]
-    best = inside.assign(_s=score).groupby(["study", "group"])["_s"].transform("max")
-    return inside.loc[inside.assign(_s=score)["_s"] == best]
+    best: dict[tuple, float] = {}  # the best score per (study, group), in one pass
+    keys = list(zip(inside["study"], inside["group"]))
+    for key, s in zip(keys, score.tolist()):
+        if s > best.get(key, -math.inf):
+            best[key] = s
+    return inside.loc[[s == best.get(key) for key, s in zip(keys, score.tolist())]]
 
 
 def _stats_wide(frame: pd.DataFrame, index: list[str]) -> pd.DataFrame:
@@ -464,19 +468,21 @@ def _definition(measure: str) -> str:
 
 
 class _Excluded:
-    """Studies left out of a dataset and why, in the order found (one table at the end, not one per study)."""
+    """Studies left out of each variant's dataset and why, in the order found (one table at the end, not one per
+    study or variant); every variant starts from the studies the record filters leave out (``dropped``)."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.rows = frame[["study", "reason"]].to_dict("records")
-        self.studies = {row["study"] for row in self.rows}
+    def __init__(self, dropped: pd.DataFrame, variants: int) -> None:
+        first = dropped[["study", "reason"]].to_dict("records")
+        self.rows = [{**row, "variant": v} for v in range(variants) for row in first]
+        self.studies = [{row["study"] for row in first} for _ in range(variants)]
 
-    def add(self, study: str, reason: str) -> None:
-        self.rows.append({"study": study, "reason": reason})
-        self.studies.add(study)
+    def add(self, variant: int, study: str, reason: str) -> None:
+        self.rows.append({"study": study, "reason": reason, "variant": variant})
+        self.studies[variant].add(study)
 
     def table(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=["study", "reason"])
-        return frame.sort_values("study", kind="stable").reset_index(drop=True)
+        frame = pd.DataFrame(self.rows, columns=["study", "reason", "variant"])
+        return frame.sort_values(["variant", "study"], kind="stable").reset_index(drop=True)
 
 
 def _one_arm(arms: pd.DataFrame, effect: str, rule: str) -> tuple[dict, str]:
@@ -557,7 +563,7 @@ def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], ar
     paired = measure(effect).paired
     window = spec.get("timepoint", {})
     studies, dropped = eligible_studies(corpus, spec.get("records", {}))
-    excluded = [_Excluded(dropped) for _ in variants]
+    excluded = _Excluded(dropped, len(variants))
     measures = spec["outcome"].get("measures", [])
     if min_patients is None:
         min_patients = int(spec.get("individual_min_patients", 3))
@@ -583,7 +589,7 @@ def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], ar
     if effect == "MC" and len(arms):
         small = arms["study"].isin(indiv) & arms["group"].eq("patients") & (arms["n"] < min_patients)
         for rec in arms.loc[small, ["variant", "study", "n"]].to_dict("records"):
-            excluded[rec["variant"]].add(rec["study"], (
+            excluded.add(rec["variant"], rec["study"], (
                 f"individual-level series of {int(rec['n'])} patient{'s' if rec['n'] != 1 else ''} (fewer than "
                 f"individual_min_patients = {min_patients}): described per patient, not pooled as a mean"))
         arms = arms.loc[~small]
@@ -604,12 +610,12 @@ def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], ar
                 rows.append(None)
                 continue
             if not msc_at:
-                if study not in excluded[v].studies:
-                    excluded[v].add(study, "no usable MSC-arm data for this outcome and timepoint"
-                                    if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
+                if study not in excluded.studies[v]:
+                    excluded.add(v, study, "no usable MSC-arm data for this outcome and timepoint"
+                                 if arm == "msc" else "no placebo arm with data for this outcome and timepoint")
                 continue
             if paired and not any(is_placebo[i] for i in at):
-                excluded[v].add(study, "no comparator arm with data")
+                excluded.add(v, study, "no comparator arm with data")
                 continue
             a = arms.iloc[at]
             msc, ctrl = a.loc[a["is_msc"]], a.loc[a["is_placebo"]]
@@ -621,7 +627,7 @@ def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], ar
             rows.append({**row, "variant": v})
     singles = iter(_single_arm_rows([records[i] for i in single], effect))
     rows = [next(singles) if row is None else row for row in rows]
-    excluded_table = pd.concat([x.table().assign(variant=v) for v, x in enumerate(excluded)], ignore_index=True)
+    excluded_table = excluded.table()
     data = pd.DataFrame(rows)
     if data.empty:
         return data, excluded_table
@@ -632,7 +638,7 @@ def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], ar
     return data.sort_values(["variant", "study", "group"]).reset_index(drop=True), excluded_table
 
 
-def _one_definition(arms: pd.DataFrame, measures: list[str], excluded: list[_Excluded]) -> pd.DataFrame:
+def _one_definition(arms: pd.DataFrame, measures: list[str], excluded: _Excluded) -> pd.DataFrame:
     """One outcome definition per pooled estimate (per variant): the first listed measure with data in an MSC
     or comparator arm; studies measuring only another are excluded, named."""
     order = {m: i for i, m in enumerate(measures)}
@@ -647,7 +653,7 @@ def _one_definition(arms: pd.DataFrame, measures: list[str], excluded: list[_Exc
     for (v, study), g in arms.loc[other & used].groupby(["variant", "study"]):
         if (v, study) not in with_primary:
             name = measures[primary[v]] if primary[v] < none else None
-            excluded[v].add(study, (
+            excluded.add(v, study, (
                 f"outcome defined as {', '.join(sorted(set(g['measure'])))}, not {name} (the first listed "
                 "measure with data); set outcome.combine_definitions: true to pool definitions together"))
     return arms.loc[~other]

@@ -45,13 +45,14 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
             table = pd.DataFrame(columns=["variant", "label", "yi", "vi", "n"])
         keep = {incl: _inclusion_mask(table, incl) if len(table) else np.zeros(0, bool) for incl in inclusions}
         variant, labels = table["variant"].to_numpy(), table["label"].to_numpy(object)
+        columns = {c: table[c].to_numpy() for c in ("yi", "vi", "n")}
         for r, imp, v in cells:
             for incl in inclusions:
                 at = np.flatnonzero((variant == v) & keep[incl])
                 specs.append({"spec": len(specs), "analysis": name, "effect": effect, "correlation": r,
                               "imputation": imp, "inclusion": incl, "studies": ";".join(labels[at])})
                 if len(at):
-                    fitted.append((table, at, specs[-1]["spec"]))
+                    fitted.append((columns, at, specs[-1]["spec"]))
     spec_frame = pd.DataFrame(specs)
     stack = _stack(fitted)
     out = []
@@ -66,10 +67,9 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     result = pd.concat(out, ignore_index=True)
     result["converged"] = result["converged"].astype("boolean").fillna(False).astype(bool)
     result["message"] = result["message"].fillna("no study has data for this specification")
-    sizes = {k: g["n"].to_numpy(float) for k, g in stack.groupby("spec")} if len(stack) else {}
-    for c in ("estimate", "ci_lb", "ci_ub"):  # Freeman-Tukey back-transforms with each specification's sizes
-        result[f"{c}_bt"] = [float(measure(e).backtransform([x], sizes.get(k))[0])
-                             for e, x, k in zip(result["effect"], result[c], result["spec"])]
+    sizes = {k: columns["n"][at].astype(float) for columns, at, k in fitted}
+    for c in ("estimate", "ci_lb", "ci_ub"):
+        result[f"{c}_bt"] = _backtransformed(result, c, sizes)
     cols = ["analysis", "effect", "method", "test", "correlation", "imputation", "inclusion", "k", "estimate", "ci_lb",
             "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "converged",
             "message", "studies"]
@@ -77,13 +77,30 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     return result[cols].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
 
 
-def _stack(fitted: list[tuple[pd.DataFrame, np.ndarray, int]]) -> pd.DataFrame:
+def _backtransformed(result: pd.DataFrame, column: str, sizes: dict) -> np.ndarray:
+    """``column`` on the natural scale: one call per effect (the transforms are elementwise), and per
+    specification for Freeman-Tukey (the harmonic mean of that specification's sizes)."""
+    out = np.full(len(result), np.nan)
+    values = result[column].to_numpy(float)
+    for effect, at in result.groupby("effect", sort=False).indices.items():
+        m = measure(effect)
+        if m.code != "PFT":
+            out[at] = m.backtransform(values[at])
+            continue
+        spec = result["spec"].to_numpy()[at]
+        for k in dict.fromkeys(spec):
+            one = at[spec == k]
+            out[one] = m.backtransform(values[one], sizes.get(k))
+    return out
+
+
+def _stack(fitted: list[tuple[dict, np.ndarray, int]]) -> pd.DataFrame:
     """``yi, vi, n`` of every specification with data, one block per specification (``spec``), from
-    (long table, its rows in the specification, specification id)."""
+    (a long table's ``yi, vi, n`` columns, the specification's rows in it, specification id)."""
     if not fitted:
         return pd.DataFrame(columns=["yi", "vi", "n", "spec"])
-    columns = {c: np.concatenate([table[c].to_numpy()[at] for table, at, _ in fitted]) for c in ("yi", "vi", "n")}
-    return pd.DataFrame({**columns, "spec": np.concatenate([np.full(len(at), k) for _, at, k in fitted])})
+    stacked = {c: np.concatenate([columns[c][at] for columns, at, _ in fitted]) for c in ("yi", "vi", "n")}
+    return pd.DataFrame({**stacked, "spec": np.concatenate([np.full(len(at), k) for _, at, k in fitted])})
 
 
 def _inclusion_mask(data: pd.DataFrame, inclusion: str) -> np.ndarray:
