@@ -13,6 +13,7 @@ import yaml
 from corpus_support import shipped_records
 from evsynth.common.config import analysis_spec
 from evsynth.common.inputs import InputError
+from evsynth.common.measures import measure
 from evsynth.harmonize.run import complete_outcomes
 from evsynth.pool.datasets import Corpus, analysis_dataset, long_table
 from evsynth.pool.multiverse import multiverse
@@ -88,3 +89,21 @@ def test_a_value_the_engine_refuses_names_its_study_file_and_lines(effect, add):
     add(b)
     with pytest.raises(InputError, match=r"b/outcomes\.csv, line .*study b: the effect size cannot be computed"):
         analysis_dataset(b.corpus(), _spec(effect=effect, outcome={"measures": ["sledai"]}))
+
+
+def test_freeman_tukey_estimates_are_back_transformed_with_their_own_specifications_sizes():
+    b = Builder().study("a", arms=(("all", 10),)).study("b", arms=(("all", 40),))
+    b.study("c", design="case_series", arms=(("all", 6),))
+    b.events("a", "all", 3, 10, measure="remission").events("b", "all", 20, 40, measure="remission")
+    b.events("c", "all", 2, 6, measure="remission")
+    spec = _spec(effect="PFT", outcome={"measures": ["remission"]})
+    grid = {"estimators": ["DL", "REML"], "tests": ["z"], "inclusion": ["all", "exclude_uncontrolled"]}
+    table = multiverse(b.corpus(), {"p": spec}, grid)
+    data, _ = analysis_dataset(b.corpus(), spec)
+    sizes = {"all": data["n"].to_numpy(float), "exclude_uncontrolled": data.loc[data["study"] != "c", "n"].to_numpy(float)}
+    for row in table.itertuples(index=False):
+        expected = measure("PFT").backtransform([row.estimate, row.ci_lb, row.ci_ub], sizes[row.inclusion])
+        assert [row.estimate_bt, row.ci_lb_bt, row.ci_ub_bt] == list(expected), row
+    # the two inclusions' sizes give different back-transforms, so a mix-up of sizes would show
+    assert measure("PFT").backtransform([0.7], sizes["all"]) != measure("PFT").backtransform([0.7], sizes["exclude_uncontrolled"])
+    assert set(table["inclusion"]) == set(sizes)

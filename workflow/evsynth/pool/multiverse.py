@@ -55,16 +55,15 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
                     fitted.append((columns, at, specs[-1]["spec"]))
     spec_frame = pd.DataFrame(specs)
     stack = _stack(fitted)
-    out = []
-    for method, test in itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])):
-        fits = rma_many(stack, "spec", method=method, test=test) if len(stack) else pd.DataFrame(columns=["spec"])
-        merged = spec_frame.merge(fits, on="spec", how="left")
-        for col in ("k", "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "converged", "message"):
-            if col not in merged.columns:  # no specification had data
-                merged[col] = np.nan
-        merged["method"], merged["test"] = method, test
-        out.append(merged)
-    result = pd.concat(out, ignore_index=True)
+    pairs = list(itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])))
+    fits = [rma_many(stack, "spec", method=method, test=test).assign(method=method, test=test)
+            for method, test in pairs] if len(stack) else [pd.DataFrame(columns=["spec", "method", "test"])]
+    cells = spec_frame.iloc[np.tile(np.arange(len(spec_frame)), len(pairs))].assign(
+        method=np.repeat([m for m, _ in pairs], len(spec_frame)), test=np.repeat([t for _, t in pairs], len(spec_frame)))
+    result = cells.merge(pd.concat(fits, ignore_index=True), on=["spec", "method", "test"], how="left")
+    for col in ("k", "estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "converged", "message"):
+        if col not in result.columns:  # no specification had data
+            result[col] = np.nan
     result["converged"] = result["converged"].astype("boolean").fillna(False).astype(bool)
     result["message"] = result["message"].fillna("no study has data for this specification")
     sizes = {k: columns["n"][at].astype(float) for columns, at, k in fitted}
