@@ -306,8 +306,9 @@ class _Checker:
         # plain lists and numpy per column: a file has tens of rows, and a dozen pandas operations per column
         # were most of the validation's time
         lines = frame["line"].to_numpy()
+        cells = dict(zip(props, frame[list(props)].astype(str).to_numpy().T.tolist())) if len(frame) else {}
         for col, spec in props.items():
-            values = frame[col].astype(str).tolist()
+            values = cells.get(col, [])
             empty = np.array([v == "" for v in values], dtype=bool)
             if col in required:
                 why = PROVENANCE_REQUIRED if col in ("source", "quote") else f"'{col}' is required"
@@ -315,9 +316,8 @@ class _Checker:
                     self.error(rel, int(ln), col, None, f"is empty; {why}")
             kind = spec.get("type")
             if kind in ("number", "integer"):
-                numeric = pd.to_numeric(pd.Series([None if e else v for v, e in zip(values, empty)], dtype=object),
-                                        errors="coerce").astype(float)
-                number = numeric.to_numpy()
+                given = np.array([None if e else v for v, e in zip(values, empty)], dtype=object)
+                number = np.asarray(pd.to_numeric(given, errors="coerce"), dtype=float)
                 known = ~np.isnan(number)
                 for k in np.flatnonzero(~empty & ~known):
                     self.error(rel, int(lines[k]), col, values[k], f"is not a number ({spec.get('description', col)})")
@@ -327,8 +327,7 @@ class _Checker:
                 if "minimum" in spec:
                     for k in np.flatnonzero(known & (number < spec["minimum"])):
                         self.error(rel, int(lines[k]), col, values[k], f"must be at least {spec['minimum']}")
-                numeric.index = frame.index
-                frame[col] = numeric
+                frame[col] = number
             if "enum" in spec:
                 for ln, v in zip(lines, values):
                     if v and v not in spec["enum"]:
