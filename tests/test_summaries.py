@@ -405,3 +405,24 @@ def test_smoke_real_intermediates():
         assert (s.loc[ok, f"{p}_ci_low"] <= s.loc[ok, f"{p}_pct"] + 1e-9).all()
         assert (s.loc[ok, f"{p}_pct"] <= s.loc[ok, f"{p}_ci_high"] + 1e-9).all()
     pd.testing.assert_frame_equal(s, descriptive_summaries(tables, studies, oh, doses, cum))
+
+
+def test_split_rows_gives_what_selecting_from_the_whole_table_gives():
+    """The per-study and per-arm loops of the describe and appraise stages read rows split once
+    (common.io.split_rows): the rows, order, index, columns and dtypes of ``frame.loc[frame[by] == key]``,
+    an empty slice for a key without rows, and no row whose key is missing."""
+    from evsynth.common.io import rows_by_study, split_rows
+
+    frame = pd.DataFrame({"study": ["b", "a", "b", None, "a", "b"], "group": ["x", "y", "x", "x", "x", "y"],
+                          "n": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0], "line": [2, 3, 4, 5, 6, 7]},
+                         index=[10, 11, 12, 13, 14, 15])
+    by_study, by_arm = split_rows(frame), split_rows(frame, ["study", "group"])
+    for key in ("a", "b", "c"):
+        pd.testing.assert_frame_equal(by_study(key), frame.loc[frame["study"] == key])
+    for key in (("b", "x"), ("a", "y"), ("a", "z"), (None, "x")):
+        expected = frame.loc[(frame["study"] == key[0]) & (frame["group"] == key[1])]
+        pd.testing.assert_frame_equal(by_arm(key), expected)
+    assert by_study("b")["line"].tolist() == [2, 4, 7] and by_arm(("b", "x")).index.tolist() == [10, 12]
+    own = rows_by_study({"rows": frame, "settings": pd.DataFrame({"k": [1]})})("a")
+    assert own["rows"]["line"].tolist() == [3, 6] and own["settings"]["k"].tolist() == [1]
+    pd.testing.assert_frame_equal(split_rows(frame.iloc[:0])("a"), frame.iloc[:0])
