@@ -16,7 +16,7 @@ from scipy.special import ndtri
 
 from evsynth.common.code import code_name
 from evsynth.common.measures import codes, measure
-from evsynth.pool.datasets import UNCONTROLLED, Corpus, _definition, analysis_dataset
+from evsynth.pool.datasets import UNCONTROLLED, Corpus, _definition, analysis_dataset, long_table, variant_dataset
 from evsynth.stats import rma_many, rma_mh, subgroup_analysis
 
 POOLED_COLUMNS = [
@@ -295,11 +295,12 @@ def run_analysis(name: str, spec: dict, corpus: Corpus) -> dict[str, pd.DataFram
     if "mantel_haenszel" in sens and effect in ("OR", "RR", "RD"):
         rows.append(_row(name, spec, data, pool_mh(data, effect, level), "all", "Mantel-Haenszel (equal effects)",
                          function=pool_mh))
-    if "correlation" in sens and effect == "MC":
-        for rr in spec.get("correlations", [0.3, 0.5, 0.7]):
-            if rr != r:
-                d2, _ = analysis_dataset(corpus, spec, r=rr, imputation=imputation)
-                rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all", f"pre-post correlation {rr:g}"))
+    if "correlation" in sens and effect == "MC":  # the other correlations' datasets: one long table
+        others = [rr for rr in spec.get("correlations", [0.3, 0.5, 0.7]) if rr != r]
+        table, _ = long_table(corpus, spec, [(rr, imputation) for rr in others])
+        for v, rr in enumerate(others):
+            d2 = variant_dataset(table, v)
+            rows.append(_row(name, spec, d2, pool(d2, method, test, level), "all", f"pre-post correlation {rr:g}"))
     if "include_small_series" in spec.get("sensitivity", []) and effect == "MC":
         d2, _ = analysis_dataset(corpus, spec, r=r, imputation=imputation, min_patients=2)
         if len(d2) > len(data):

@@ -545,7 +545,15 @@ def analysis_dataset(corpus: Corpus, spec: dict, r: float = 0.5, imputation: str
     The one variant ``(r, imputation)`` of :func:`long_table`.
     """
     data, excluded = long_table(corpus, spec, [(r, imputation)], arm=arm, min_patients=min_patients)
-    return data.drop(columns="variant", errors="ignore"), excluded.drop(columns="variant")
+    return variant_dataset(data, 0), excluded.drop(columns="variant")
+
+
+def variant_dataset(table: pd.DataFrame, variant: int) -> pd.DataFrame:
+    """One variant's dataset from a :func:`long_table`, as :func:`analysis_dataset` gives it (a frame without
+    columns when no study has data)."""
+    if table.empty or not (table["variant"] == variant).any():
+        return pd.DataFrame()
+    return table.loc[table["variant"] == variant].drop(columns="variant").reset_index(drop=True)
 
 
 def long_table(corpus: Corpus, spec: dict, variants: list[tuple[float, str]], arm: str = "msc",
