@@ -228,3 +228,16 @@ def test_meta_regression_tau2_se_exact_at_extreme_variance_ratios(seed):
     assert r.tau2 == pytest.approx(tau2, rel=1e-7, abs=1e-15)
     if tau2 > 0:  # observed <= 1.3e-8; without the QR fallback 5.8e-4
         assert r.tau2_se == pytest.approx(se, rel=1e-6)
+
+
+def test_influence_of_studies_that_agree_exactly_is_undefined_not_an_error():
+    # Knapp-Hartung with Q = 0 gives the fit a zero variance; metafor's influence() stops there (chol2inv of a
+    # zero matrix). A living review can hold such studies (the scale benchmark's copies do): Cook's distance and
+    # the covariance ratio are NaN, the other diagnostics stay, and nothing is flagged on undefined values.
+    from evsynth.stats import influence, rma
+
+    same = influence(rma(yi=[0.5, 0.5, 0.5], vi=[0.1, 0.1, 0.1], method="REML", test="knha"))
+    assert same["cooks_distance"].isna().all() and same["cov_r"].isna().all()
+    assert np.allclose(same["hat"], 1 / 3) and not same["influential"].any()
+    differ = influence(rma(yi=[0.5, 0.2, 0.9], vi=[0.1, 0.1, 0.2], method="REML", test="knha"))
+    assert np.isfinite(differ["cooks_distance"]).all() and np.isfinite(differ["cov_r"]).all()

@@ -63,7 +63,8 @@ def influence(result: "RMAResult") -> pd.DataFrame:
     ``cov_r`` (covariance ratio), ``tau2_del`` and ``qe_del`` (tau^2 and
     Q without the study), ``hat`` (leverage), ``weight`` (in %), ``dfbetas_<coef>`` and
     ``influential`` (metafor's flag: |DFFITS| > 3 sqrt(p/(k-p)), Cook's distance beyond the
-    chi^2 median, hat > 3p/k or any |DFBETAS| > 1)."""
+    chi^2 median, hat > 3p/k or any |DFBETAS| > 1). Where the fit's variance is zero (Knapp-Hartung
+    with Q = 0: studies that agree exactly) Cook's distance and the covariance ratio are NaN."""
     y, v, X = _model_data(result)
     k, p = X.shape
     tau2 = 0.0 if result.method == "FE" else float(result.tau2)
@@ -87,10 +88,13 @@ def influence(result: "RMAResult") -> pd.DataFrame:
         dfb = beta[None, :] - d["beta"]
         dfbetas = dfb / np.sqrt(s2w[:, None] * np.diagonal(vb_del, axis1=1, axis2=2))
         btt = list(range(p))  # all coefficients (metafor default btt)
-        svb = np.linalg.inv(vb[np.ix_(btt, btt)])
         db = dfb[:, btt]
-        cook = np.einsum("ip,pq,iq->i", db, svb, db)
-        cov_r = np.linalg.det(d["vb"][:, btt][:, :, btt]) / np.linalg.det(vb[np.ix_(btt, btt)])
+        vb_btt = vb[np.ix_(btt, btt)]
+        if np.linalg.det(vb_btt) > 0:
+            cook = np.einsum("ip,pq,iq->i", db, np.linalg.inv(vb_btt), db)
+            cov_r = np.linalg.det(d["vb"][:, btt][:, :, btt]) / np.linalg.det(vb_btt)
+        else:  # a zero variance (Knapp-Hartung with Q = 0, e.g. identical studies): both undefined, not an error
+            cook = cov_r = np.full(k, np.nan)
         resid = y - delpred
         resid = np.where(np.abs(resid) < 100 * _EPS, 0.0, resid)
         rstudent = resid / np.sqrt(v * s2w + vdelpred + t2d * s2w)
