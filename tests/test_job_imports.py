@@ -38,6 +38,12 @@ def test_a_stage_run_module_leaves_heavy_imports_to_the_rules_that_use_them(stag
     assert not loaded & {"matplotlib", "openpyxl", "scipy.stats", "scipy.optimize"}, loaded
 
 
+def test_the_pooling_jobs_load_no_workbook_and_draw_only_when_they_draw():
+    # pool_analysis and run_multiverse import evsynth.pool.run; only combine_pooled writes a workbook
+    loaded = _loaded_after("import evsynth.pool.run")
+    assert "evsynth.stats" in loaded and not loaded & {"openpyxl", "matplotlib"}, loaded
+
+
 def test_drawing_and_pooling_still_load_what_they_need():
     # the lazy imports are real imports: the functions that draw or pool bring their modules in
     loaded = _loaded_after("from evsynth.common.measures import measure\nmeasure('PLO').backtransform([0.0])\n"

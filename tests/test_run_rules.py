@@ -153,6 +153,11 @@ def project(tmp_path_factory):
                                               "results/plots/mv/sledai_specification_curve.svg"]),
                        Files(multiverse={"grid": grid, "analyses": {"sledai": SPEC}}), Files(analysis="sledai"))
         run_combine_multiverse(Files("results/multiverse/sledai.parquet"), Files(csv="results/tables/multiverse.csv"))
+        # a local run: the whole multiverse in one job, its table written directly
+        run_multiverse(pool_in, Files(csv="results/one_job/multiverse.csv",
+                                      curves=["results/one_job/sledai_specification_curve.png",
+                                              "results/one_job/sledai_specification_curve.svg"]),
+                       Files(multiverse={"grid": grid, "analyses": {"sledai": SPEC}}))
         run_write_ledger(Files(validation="results/records/ledger.csv", doses="results/h/ledger_doses.csv",
                                outcomes="results/h/ledger_outcomes.csv"),
                          Files(ledger="results/tables/ledger.csv", quote_checks="results/tables/quote_checks.csv"))
@@ -295,6 +300,12 @@ def test_run_multiverse_and_combine_multiverse(project):
     mv = _csv(project, "results/tables/multiverse.csv")
     assert sorted(set(mv["method"])) == ["DL", "REML"]
     assert (project / "results/plots/mv/sledai_specification_curve.png").read_bytes().startswith(PNG)
+    # one job (a local run) writes the very bytes the shards gathered by combine_multiverse write
+    one_job = project / "results/one_job"
+    assert (one_job / "multiverse.csv").read_bytes() == (project / "results/tables/multiverse.csv").read_bytes()
+    for ext in ("png", "svg"):
+        name = f"sledai_specification_curve.{ext}"
+        assert (one_job / name).read_bytes() == (project / "results/plots/mv" / name).read_bytes()
 
 
 def test_run_write_ledger_plot_doses_and_record_environment(project):

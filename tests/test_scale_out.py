@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from corpus_support import shipped_records
+from demo_project import make_demo_project, snakemake
 from evsynth.common.config import analysis_spec
 from evsynth.pool.datasets import Corpus
 from evsynth.pool.multiverse import combine_multiverse, multiverse
@@ -19,22 +20,27 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-def rule_blocks() -> dict[str, str]:
-    blocks = {}
+def rule_blocks() -> dict[str, list[str]]:
+    """Each rule's bodies, dedented (a rule defined in both branches of an ``if`` has two)."""
+    blocks: dict[str, list[str]] = {}
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        parts = re.split(r"^rule (\w+):\n", path.read_text(), flags=re.M)
-        for name, body in zip(parts[1::2], parts[2::2]):
-            blocks[name] = body
+        parts = re.split(r"^( *)rule (\w+):\n", path.read_text(), flags=re.M)
+        for indent, name, body in zip(parts[1::3], parts[2::3], parts[3::3]):
+            lines = [line[len(indent):] for line in body.splitlines(keepends=True)
+                     if line.startswith(indent + "    ") or not line.strip()]
+            blocks.setdefault(name, []).append("".join(lines))
     return blocks
 
 
 def test_every_rule_declares_memory_and_runtime():
     blocks = rule_blocks()
     assert len(blocks) > 10
-    for name, body in blocks.items():
-        resources = re.search(r"^    resources:\n((?:        .*\n)+)", body, flags=re.M)
-        assert resources, f"rule {name} declares no resources: (mem_mb, runtime) for a cluster scheduler"
-        assert re.search(r"mem_mb=\d+", resources.group(1)) and re.search(r"runtime=\d+", resources.group(1)), name
+    assert len(blocks["run_multiverse"]) == 2 and "combine_multiverse" in blocks
+    for name, bodies in blocks.items():
+        for body in bodies:
+            resources = re.search(r"^    resources:\n((?:        .*\n)+)", body, flags=re.M)
+            assert resources, f"rule {name} declares no resources: (mem_mb, runtime) for a cluster scheduler"
+            assert re.search(r"mem_mb=\d+", resources.group(1)) and re.search(r"runtime=\d+", resources.group(1)), name
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +67,26 @@ def test_sharded_multiverse_is_byte_identical_to_one_run(corpus):
 
     assert csv(gathered) == csv(whole)
     assert len(whole) > 100 and set(whole["analysis"]) == set(names)
+
+
+def test_a_local_run_fits_the_multiverse_in_one_job_and_the_cluster_profiles_shard_it(tmp_path):
+    project = make_demo_project(tmp_path / "demo")
+    config = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    config["multiverse"]["analyses"] = ["sledai", "pga"]
+    (project / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def jobs(*args):
+        plan = snakemake(project, "-n", *args)
+        assert plan.returncode == 0, plan.stderr[-3000:]
+        return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)\s*$", plan.stdout, flags=re.M)}
+
+    local = jobs()
+    assert local["run_multiverse"] == 1 and "combine_multiverse" not in local, local
+    sharded = jobs("--config", "shard_multiverse=true")
+    assert sharded["run_multiverse"] == 2 and sharded["combine_multiverse"] == 1, sharded
+    for name in ("slurm", "kubernetes"):
+        profile = yaml.safe_load((ROOT / "workflow" / "profiles" / name / "config.yaml").read_text())
+        assert "shard_multiverse=true" in profile["config"], name
 
 
 def test_profiles_for_local_slurm_and_kubernetes():

@@ -24,6 +24,7 @@ rule summarize_findings:
     params:
         settings=config["summary_of_findings"],
         analyses=get_analysis_specs(),
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -52,6 +53,7 @@ rule tabulate_flow:
         md="results/tables/flow_of_records.md",
         png="results/plots/flow_of_records.png",
         svg="results/plots/flow_of_records.svg",
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -100,6 +102,7 @@ rule build_evidence_page:
     params:
         settings=config["summary_of_findings"],
         analyses=get_analysis_specs(),
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,

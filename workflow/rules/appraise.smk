@@ -31,6 +31,7 @@ rule appraise_studies:
         followup_bound=config["followup"]["range_bound"],
         colourblind=config["appraisal"]["colourblind"],
         conditions=config["summaries"]["conditions"],
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,

@@ -115,6 +115,19 @@ def get_multiverse_spec(wildcards):
     return {"grid": grid, "analyses": {wildcards.analysis: spec}}
 
 
+def get_multiverse_specs():
+    """The whole multiverse in one job (a local run): the grid and, per analysis, the keys of its spec the
+    multiverse reads (multiverse_spec)."""
+    grid = config.get("multiverse") or {}
+    return {
+        "grid": grid,
+        "analyses": {
+            name: multiverse_spec(analysis_spec(config, name))
+            for name in grid.get("analyses", [])
+        },
+    }
+
+
 def get_result_tables():
     """Every CSV table under results/tables/ (and the software versions): the data dictionary describes
     each column of each; a test checks that no table the pipeline writes is missing here.

@@ -35,6 +35,7 @@ rule harmonize_outcomes:
     params:
         summary_method=config["harmonize"]["summary_method"],
         prepost_correlation=config["harmonize"]["prepost_correlation"],
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,

@@ -27,6 +27,7 @@ rule pool_analysis:
         ),
     params:
         spec=get_analysis_spec,
+    priority: 1
     resources:
         mem_mb=1500,
         runtime=15,
@@ -71,6 +72,7 @@ rule combine_pooled:
         reviews_md="results/tables/review_comparison.md",
     params:
         analyses=get_analysis_specs(),
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -82,53 +84,94 @@ rule combine_pooled:
         "../scripts/combine_pooled.py"
 
 
-# The multiverse is sharded by analysis (one job each, run in parallel on a cluster) and gathered in one table.
-rule run_multiverse:
-    input:
-        records=rules.select_evidence.output.tables,
-        studies=rules.select_evidence.output.studies,
-        outcomes=rules.harmonize_outcomes.output.parquet,
-        bias=rules.appraise_studies.output.overall,
-    output:
-        table="results/multiverse/{analysis}.parquet",
-        curves=report(
-            multiext(
-                "results/plots/multiverse/{analysis}_specification_curve",
-                ".png",
-                ".svg",
+# The multiverse. Locally one job fits every analysis' specifications and draws their curves (one Python start);
+# with shard_multiverse (the cluster profiles set it) each analysis is its own job, run side by side, gathered
+# by combine_multiverse. The table is the same either way (tests/test_scale_out.py).
+if config["shard_multiverse"]:
+
+    rule run_multiverse:
+        input:
+            records=rules.select_evidence.output.tables,
+            studies=rules.select_evidence.output.studies,
+            outcomes=rules.harmonize_outcomes.output.parquet,
+            bias=rules.appraise_studies.output.overall,
+        output:
+            table="results/multiverse/{analysis}.parquet",
+            curves=report(
+                multiext(
+                    "results/plots/multiverse/{analysis}_specification_curve",
+                    ".png",
+                    ".svg",
+                ),
+                caption="../report/specification_curve.rst",
+                category="Multiverse",
             ),
-            caption="../report/specification_curve.rst",
-            category="Multiverse",
-        ),
-    params:
-        multiverse=get_multiverse_spec,
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    log:
-        "logs/run_multiverse/{analysis}.log",
-    conda:
-        "../envs/evsynth.yaml"
-    script:
-        "../scripts/run_multiverse.py"
+        params:
+            multiverse=get_multiverse_spec,
+        priority: 2
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        log:
+            "logs/run_multiverse/{analysis}.log",
+        conda:
+            "../envs/evsynth.yaml"
+        script:
+            "../scripts/run_multiverse.py"
 
+    rule combine_multiverse:
+        input:
+            expand(rules.run_multiverse.output.table, analysis=MULTIVERSE),
+        output:
+            csv=report(
+                "results/tables/multiverse.csv",
+                caption="../report/multiverse.rst",
+                category="Multiverse",
+                labels={"table": "multiverse"},
+            ),
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        log:
+            "logs/combine_multiverse.log",
+        conda:
+            "../envs/evsynth.yaml"
+        script:
+            "../scripts/combine_multiverse.py"
 
-rule combine_multiverse:
-    input:
-        expand(rules.run_multiverse.output.table, analysis=MULTIVERSE),
-    output:
-        csv=report(
-            "results/tables/multiverse.csv",
-            caption="../report/multiverse.rst",
-            category="Multiverse",
-            labels={"table": "multiverse"},
-        ),
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    log:
-        "logs/combine_multiverse.log",
-    conda:
-        "../envs/evsynth.yaml"
-    script:
-        "../scripts/combine_multiverse.py"
+else:
+
+    rule run_multiverse:
+        input:
+            records=rules.select_evidence.output.tables,
+            studies=rules.select_evidence.output.studies,
+            outcomes=rules.harmonize_outcomes.output.parquet,
+            bias=rules.appraise_studies.output.overall,
+        output:
+            csv=report(
+                "results/tables/multiverse.csv",
+                caption="../report/multiverse.rst",
+                category="Multiverse",
+                labels={"table": "multiverse"},
+            ),
+            curves=report(
+                expand(
+                    "results/plots/multiverse/{analysis}_specification_curve.{ext}",
+                    analysis=MULTIVERSE,
+                    ext=["png", "svg"],
+                ),
+                caption="../report/specification_curve.rst",
+                category="Multiverse",
+            ),
+        params:
+            multiverse=get_multiverse_specs(),
+        priority: 2
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        log:
+            "logs/run_multiverse.log",
+        conda:
+            "../envs/evsynth.yaml"
+        script:
+            "../scripts/run_multiverse.py"

@@ -18,6 +18,7 @@ rule select_evidence:
     params:
         preference=config["evidence"]["source_preference"],
         cumulative_measures=config["evidence"]["cumulative_measures"],
+    priority: 1
     resources:
         mem_mb=1000,
         runtime=10,

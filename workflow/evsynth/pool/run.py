@@ -18,7 +18,6 @@ from evsynth.pool.influence import INFLUENCE_COLUMNS, influence_rows, influence_
 from evsynth.pool.log import analysis_log
 from evsynth.pool.reviews import review_comparison
 from evsynth.report.forest_rows import axis_label, forest_rows, overall_risk_of_bias
-from evsynth.report.workbook import write_workbook
 
 #: pooled.md shows these columns (pooled.csv has all).
 POOLED_SHOWN = ["analysis", "subgroup", "variant", "k", "n", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "pi_lb_bt",
@@ -133,6 +132,8 @@ def run_combine_pooled(input, output, params, wildcards=None) -> None:
     write_csv(excluded, output.excluded)
     write_markdown(pooled[POOLED_SHOWN], output.md, "Pooled estimates (back-transformed scale)",
                    f"{CAVEAT} Full precision and the analysis scale are in pooled.csv.")
+    from evsynth.report.workbook import write_workbook  # openpyxl: only in the job that writes the workbook
+
     write_workbook({"pooled": pooled, "studies": studies, "excluded": excluded}, output.xlsx, notes=CAVEAT)
     # the written table, read back: the comparison sees exactly what pooled.csv holds
     reviews = review_comparison(pd.read_csv(output.csv), params.analyses, pd.read_parquet(input.outcomes))
@@ -142,16 +143,19 @@ def run_combine_pooled(input, output, params, wildcards=None) -> None:
 
 
 def run_multiverse(input, output, params, wildcards=None) -> None:
-    """One shard of the multiverse (params.multiverse: its grid and analyses, usually one) fitted in batches,
-    saved typed (Parquet, output.table) for :func:`run_combine_multiverse`, and a specification curve per
-    analysis (output.curves)."""
-    from evsynth.common.figures import placeholder_figure  # matplotlib: only in the jobs that draw
-    from evsynth.report.specification_curve import null_for, pooled_label, specification_curve
+    """The multiverse (params.multiverse: its grid and analyses) fitted in batches, and a specification curve
+    per analysis (output.curves). A local run fits every analysis in one job and writes the table
+    (output.csv, as :func:`run_combine_multiverse` would from shards); a shard (one analysis, the cluster
+    profiles' ``shard_multiverse``) saves its rows typed (Parquet, output.table) for that rule to gather."""
+    from evsynth.report.specification_curve import null_for, pooled_label, specification_curve  # matplotlib
 
     config = params.multiverse
     table = multiverse(load_corpus(input), config["analyses"], config["grid"])
-    Path(output.table).parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(output.table, index=False)
+    if hasattr(output, "csv"):
+        write_csv(combine_multiverse([table]), output.csv)
+    else:
+        Path(output.table).parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(output.table, index=False)
     for name, spec in config["analyses"].items():
         rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
         transform, null = null_for(spec["effect"])
