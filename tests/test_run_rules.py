@@ -18,7 +18,7 @@ import yaml
 from evsynth.answer.run import (
     run_build_evidence_page, run_summarize_findings, run_tabulate_flow,
 )
-from evsynth.appraise.run import run_appraise_studies
+from evsynth.appraise.run import run_appraise_studies, run_plot_bias
 from evsynth.common.config import analysis_spec
 from evsynth.describe.run import (
     run_report_discrepancies, run_summarize_evidence, run_tabulate_cases, run_tabulate_harms, run_tabulate_studies,
@@ -107,8 +107,10 @@ def project(tmp_path_factory):
         run_appraise_studies(Files(records=RECORDS, studies=STUDIES, tools="resources/appraisal/tools.yaml",
                                    overrides=[]),
                              Files(csv="results/tables/bias_checklist.csv", md="results/tables/bias_checklist.md",
-                                   overall="results/tables/bias_overall.csv", plots=plots),
-                             Files(min_followup_months=6, followup_bound=bound, colourblind=False))
+                                   overall="results/tables/bias_overall.csv"),
+                             Files(min_followup_months=6, followup_bound=bound))
+        run_plot_bias(Files(checklist="results/tables/bias_checklist.csv", studies=STUDIES), Files(*plots),
+                      Files(colourblind=False, conditions=None))
         run_report_discrepancies(Files(records=RECORDS, studies=STUDIES, dose_conflicts="results/h/conflicts.csv",
                                        doses="results/tables/doses.csv", evidence="results/tables/evidence.csv"),
                                  Files(csv="results/tables/discrepancies.csv", md="results/tables/discrepancies.md"))
@@ -233,7 +235,7 @@ def test_run_harmonize_outcomes(project):
     assert _csv(project, "results/h/ledger_outcomes.csv")["reason"].str.startswith("outcome harmonized").all()
 
 
-def test_run_appraise_studies(project):
+def test_run_appraise_studies_and_plot_bias(project):
     checklist = _csv(project, "results/tables/bias_checklist.csv")
     overall = _csv(project, "results/tables/bias_overall.csv")
     assert set(checklist["tool"]) == {"murad", "jbi_case_report"}

@@ -77,7 +77,7 @@ rule build_evidence_page:
             analysis=MULTIVERSE,
         ),
         bias=rules.appraise_studies.output.overall,
-        bias_plots=rules.appraise_studies.output.plots,
+        bias_plots=rules.plot_bias.output,
         discrepancies=rules.report_discrepancies.output.csv,
         studies=rules.tabulate_studies.output.csv,
         doses=rules.harmonize_doses.output.doses,

@@ -1,4 +1,5 @@
-# appraise: a bias checklist per study, derived from the records with reasons, overridable by a reviewer.
+# appraise: a bias checklist per study, derived from the records with reasons, overridable by a reviewer; its
+# robvis plots are their own job, drawn while the analyses that wait for the judgements run.
 
 
 rule appraise_studies:
@@ -16,21 +17,9 @@ rule appraise_studies:
         ),
         md="results/tables/bias_checklist.md",
         overall="results/tables/bias_overall.csv",
-        plots=report(
-            expand(
-                "results/plots/bias/{tool}_{kind}.{ext}",
-                tool=BIAS_TOOLS,
-                kind=["traffic_light", "summary"],
-                ext=["png", "svg"],
-            ),
-            caption="../report/bias_plots.rst",
-            category="Risk of bias",
-        ),
     params:
         min_followup_months=config["appraisal"]["min_followup_months"],
         followup_bound=config["followup"]["range_bound"],
-        colourblind=config["appraisal"]["colourblind"],
-        conditions=config["summaries"]["conditions"],
     priority: 1
     resources:
         mem_mb=1000,
@@ -41,3 +30,33 @@ rule appraise_studies:
         "../envs/evsynth.yaml"
     script:
         "../scripts/appraise_studies.py"
+
+
+rule plot_bias:
+    input:
+        checklist=rules.appraise_studies.output.csv,
+        studies=rules.validate_records.output.studies,
+    output:
+        report(
+            expand(
+                "results/plots/bias/{tool}_{kind}.{ext}",
+                tool=BIAS_TOOLS,
+                kind=["traffic_light", "summary"],
+                ext=["png", "svg"],
+            ),
+            caption="../report/bias_plots.rst",
+            category="Risk of bias",
+        ),
+    params:
+        colourblind=config["appraisal"]["colourblind"],
+        conditions=config["summaries"]["conditions"],
+    priority: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        "logs/plot_bias.log",
+    conda:
+        "../envs/evsynth.yaml"
+    script:
+        "../scripts/plot_bias.py"

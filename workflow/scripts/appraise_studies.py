@@ -1,4 +1,4 @@
-"""appraise_studies: the bias checklist, each study's overall judgement per tool, and the robvis plots."""
+"""appraise_studies: the bias checklist and each study's overall judgement per tool."""
 
 from evsynth.common.io import step
 from evsynth.appraise.run import run_appraise_studies

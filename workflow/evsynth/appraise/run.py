@@ -1,27 +1,25 @@
-"""The appraise_studies rule (and a command line for the same): records -> bias checklist, overall judgements,
-robvis plots."""
+"""The appraise rules (and a command line for the same): records -> bias checklist and overall judgements
+(appraise_studies, which pooling waits for); the checklist -> robvis plots (plot_bias, drawn beside pooling)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from evsynth.appraise.checklist import build_checklist
 from evsynth.appraise.overall import overall_judgements
 from evsynth.appraise.overrides import load_overrides
-from evsynth.appraise.plots import summary_bars, traffic_light
 from evsynth.appraise.tools import in_question, load_tools
 from evsynth.appraise.writing import write_checklist
-from evsynth.common.figures import placeholder_figure
-from evsynth.common.io import load_saved_records, write_csv
+from evsynth.common.io import load_saved_records, read_table, write_csv
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, RANGE_BOUNDS
 
 
 def run_appraise_studies(input, output, params, wildcards=None) -> None:
-    """Bias checklist (CSV + Markdown), overall judgement per study and tool, and the robvis plots.
+    """Bias checklist (CSV + Markdown) and the overall judgement per study and tool.
 
     input: records (Parquet tables), studies (JSON), tools (tools.yaml), overrides (appraisal.yaml files);
-    output: csv, md, overall, plots; params: min_followup_months, followup_bound, colourblind, conditions
-    (the plots show the studies of these conditions only; None: every study).
+    output: csv, md, overall; params: min_followup_months, followup_bound.
     ``bias_overall.csv`` applies the same tools.yaml thresholds as the checklist's overall rows.
     """
     records = load_saved_records(input.records, input.studies)
@@ -30,12 +28,26 @@ def run_appraise_studies(input, output, params, wildcards=None) -> None:
                                 params.min_followup_months, params.followup_bound)
     write_checklist(checklist, output.csv, output.md, tools)
     write_csv(overall_judgements(checklist, tools["settings"]), output.overall)
+
+
+def run_plot_bias(input, output, params, wildcards=None) -> None:
+    """The robvis plots (a traffic light and summary bars per tool, PNG + SVG) of bias_checklist.csv.
+
+    input: checklist (bias_checklist.csv), studies (JSON); output: the plot paths; params: colourblind,
+    conditions (the plots show the studies of these conditions only; None: every study). A tool without a
+    study of those conditions gets a placeholder saying so.
+    """
+    from evsynth.appraise.plots import summary_bars, traffic_light  # matplotlib: only in the job that draws
+    from evsynth.common.figures import placeholder_figure
+
+    checklist = read_table(input.checklist).astype({"study": str, "tool": str, "item": str})
+    studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
     # the plots describe the studies of the question's conditions (the GVHD dosing references stay out
     # unless config summaries.conditions lists GVHD); the checklist and bias_overall.csv keep every study
     conditions = getattr(params, "conditions", None)
-    asked = {s for s, meta in records.studies.items() if in_question(meta, conditions)}
+    asked = {s for s, meta in studies.items() if in_question(meta, conditions)}
     plotted = checklist.loc[checklist["study"].isin(asked)]
-    for path in output.plots:
+    for path in output:
         path = Path(path)
         if path.suffix != ".png":  # one call writes the PNG and the SVG beside it
             continue
@@ -75,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.overall:
         write_csv(overall_judgements(cl, tools["settings"]), a.overall)
     if a.plots:
+        from evsynth.appraise.plots import summary_bars, traffic_light  # noqa: PLC0415
+
         for tool in sorted(set(cl["tool"]) - {"none"}):
             traffic_light(cl, tool, Path(a.plots) / f"bias_traffic_light_{tool}", a.colourblind)
             summary_bars(cl, tool, Path(a.plots) / f"bias_summary_{tool}", a.colourblind)

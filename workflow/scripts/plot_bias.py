@@ -1,0 +1,7 @@
+"""plot_bias: the robvis plots (traffic light and summary bars per tool) of the bias checklist."""
+
+from evsynth.common.io import step
+from evsynth.appraise.run import run_plot_bias
+
+with step(snakemake.log[0]):
+    run_plot_bias(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)
