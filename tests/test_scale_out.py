@@ -89,6 +89,19 @@ def test_a_local_run_fits_the_multiverse_in_one_job_and_the_cluster_profiles_sha
         assert "shard_multiverse=true" in profile["config"], name
 
 
+def test_a_cluster_run_records_the_config_a_local_run_records():
+    # shard_multiverse splits the run into other jobs, never changes a result: the run's record of its config
+    # (results/report/config.yaml, run_inputs.csv, the "what changed" report) leaves it out
+    from evsynth.common.config import MACHINE_SETTINGS, recorded_config
+
+    local, sharded = {**CONFIG, "shard_multiverse": False}, {**CONFIG, "shard_multiverse": True}
+    assert MACHINE_SETTINGS == ("shard_multiverse",)
+    assert recorded_config(local) == recorded_config(sharded) == {k: v for k, v in CONFIG.items()
+                                                                  if k != "shard_multiverse"}
+    assert recorded_config(local)["multiverse"] == CONFIG["multiverse"]
+    assert "config=recorded_config(config)" in (ROOT / "workflow" / "rules" / "report.smk").read_text()
+
+
 def test_profiles_for_local_slurm_and_kubernetes():
     profiles = ROOT / "workflow" / "profiles"
     default = yaml.safe_load((profiles / "default" / "config.yaml").read_text())

@@ -9,6 +9,7 @@ from evsynth.common.config import (
     analysis_spec,
     check_run_config,
     multiverse_spec,
+    recorded_config,
 )
 from evsynth.common.io import output_folder_problem
 from evsynth.ingest.records import TABLES

@@ -24,7 +24,7 @@ rule record_environment:
         inputs="results/tables/run_inputs.csv",
     params:
         dirs=get_record_dirs(),
-        config=config,
+        config=recorded_config(config),
     resources:
         mem_mb=1000,
         runtime=10,

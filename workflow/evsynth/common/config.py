@@ -154,6 +154,17 @@ def multiverse_spec(spec: dict) -> dict:
     return {key: spec[key] for key in MULTIVERSE_KEYS if key in spec}
 
 
+#: Machine settings: top-level config keys that change how a run is split into jobs, never a result (the cluster
+#: profiles set them). The run's record of its config (results/report/config.yaml, run_inputs.csv, and so the
+#: "what changed" report) leaves them out, so a cluster run and a local run record the same config.
+MACHINE_SETTINGS = ("shard_multiverse",)
+
+
+def recorded_config(config: dict) -> dict:
+    """The config as a run records it: every analysis choice, without the :data:`MACHINE_SETTINGS`."""
+    return {key: value for key, value in config.items() if key not in MACHINE_SETTINGS}
+
+
 # analysis `records` filters: key -> vocabulary kind of its terms
 RECORD_FILTERS = {"populations": "population", "conditions": "condition", "designs": "design",
                   "cell_sources": "cell_source", "routes": "route", "donors": "donor"}
