@@ -107,26 +107,24 @@ def get_analysis_specs():
     return {name: analysis_spec(config, name) for name in ANALYSES}
 
 
-def get_multiverse_spec(wildcards):
-    """One multiverse shard: the grid of choices for one analysis and the keys of that analysis' spec the
-    multiverse reads (multiverse_spec): editing another analysis, or this one's estimator, test, level or
-    variants, does not rerun it."""
-    grid = {**(config.get("multiverse") or {}), "analyses": [wildcards.analysis]}
-    spec = multiverse_spec(analysis_spec(config, wildcards.analysis))
-    return {"grid": grid, "analyses": {wildcards.analysis: spec}}
-
-
-def get_multiverse_specs():
-    """The whole multiverse in one job (a local run): the grid and, per analysis, the keys of its spec the
-    multiverse reads (multiverse_spec)."""
+def get_multiverse_specs(names=None):
+    """The multiverse's params: its grid and, per analysis (``names``; default: every multiverse analysis, the
+    one job of a local run), the keys of that analysis' spec the multiverse reads (multiverse_spec): editing
+    another key of an analysis (its estimator, test, level or variants) does not rerun the multiverse.
+    """
     grid = config.get("multiverse") or {}
+    names = grid.get("analyses", []) if names is None else names
     return {
-        "grid": grid,
+        "grid": {**grid, "analyses": list(names)},
         "analyses": {
-            name: multiverse_spec(analysis_spec(config, name))
-            for name in grid.get("analyses", [])
+            name: multiverse_spec(analysis_spec(config, name)) for name in names
         },
     }
+
+
+def get_multiverse_spec(wildcards):
+    """One multiverse shard's params (shard_multiverse): one analysis' grid and spec keys."""
+    return get_multiverse_specs([wildcards.analysis])
 
 
 def get_result_tables():

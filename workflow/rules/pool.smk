@@ -1,12 +1,17 @@
 # pool: the meta-analyses declared in config, one folder each, then the combined tables and the multiverse.
 
+# What a pooling job reads (evsynth.pool.run.load_corpus): the selected records, harmonized outcomes, bias.
+CORPUS = dict(
+    records=rules.select_evidence.output.tables,
+    studies=rules.select_evidence.output.studies,
+    outcomes=rules.harmonize_outcomes.output.parquet,
+    bias=rules.appraise_studies.output.overall,
+)
+
 
 rule pool_analysis:
     input:
-        records=rules.select_evidence.output.tables,
-        studies=rules.select_evidence.output.studies,
-        outcomes=rules.harmonize_outcomes.output.parquet,
-        bias=rules.appraise_studies.output.overall,
+        **CORPUS,
     output:
         pooled="results/analyses/{analysis}/pooled.csv",
         studies="results/analyses/{analysis}/studies.csv",
@@ -91,10 +96,7 @@ if config["shard_multiverse"]:
 
     rule run_multiverse:
         input:
-            records=rules.select_evidence.output.tables,
-            studies=rules.select_evidence.output.studies,
-            outcomes=rules.harmonize_outcomes.output.parquet,
-            bias=rules.appraise_studies.output.overall,
+            **CORPUS,
         output:
             table="results/multiverse/{analysis}.parquet",
             curves=report(
@@ -143,10 +145,7 @@ else:
 
     rule run_multiverse:
         input:
-            records=rules.select_evidence.output.tables,
-            studies=rules.select_evidence.output.studies,
-            outcomes=rules.harmonize_outcomes.output.parquet,
-            bias=rules.appraise_studies.output.overall,
+            **CORPUS,
         output:
             csv=report(
                 "results/tables/multiverse.csv",
