@@ -123,6 +123,17 @@ def test_bad_config_is_refused_before_anything_runs(project, tmp_path):
     assert "REMLL" in run.stdout + run.stderr and "is not one of" in run.stdout + run.stderr
 
 
+def test_the_html_report_of_the_readme_builds_from_a_finished_run(demo_run, tmp_path):
+    """`make results` ends with `snakemake --report`: every caption renders (the multiverse curves' caption
+    has no analysis wildcard in a local run, where one job draws every curve)."""
+    run = finished_copy(demo_run, tmp_path / "run")
+    result = snakemake(run, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (run / "results" / "report.html").read_text(encoding="utf-8")
+    assert "Specification curve of one analysis of the multiverse" in html
+    assert "Risk-of-bias plots in the style of robvis" in html
+
+
 def test_compare_to_reports_what_changed_since_a_previous_run_and_why(demo_run, tmp_path):
     """A living review adds a study: the report names what moved (here a new discrepancy) and the study that did."""
     run = finished_copy(demo_run, tmp_path / "run")
