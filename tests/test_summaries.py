@@ -326,6 +326,10 @@ def test_zero_event_sae_proportion_exact_ci():
     assert p["sae_ci_low"] == 0 and p["sae_ci_high"] == pytest.approx(100 * (1 - 0.025 ** 0.5))
     sl = s.loc[("condition", "SLE")]
     assert "2 rows of distinct patients added" in sl["notes"]
+    # where a zero comes from: P2 has no SAE row of its own, its 0 is the study-wide report of none; P1's is its own
+    notes = dict(unit.split(": ", 1) for unit in p["notes"].split(" || "))
+    assert "SAE: 'any' row; study-wide report of none" in notes["case2020/P2"]
+    assert "study-wide" not in notes.get("case2020/P1", "")
 
 
 def test_unknown_seriousness_counted_apart_never_dropped():

@@ -547,7 +547,8 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
             s, g, unit = u.at[i, "study"], u.at[i, "group"], u.at[i, "unit"]
             own = own_of((s, g))
             zero_all = zero_all_of(s)
-            rows = own if len(own) else zero_all
+            study_wide = not len(own)  # the study's report of none for all its patients stands in for this unit
+            rows = zero_all if study_wide else own
             if rows.empty:
                 continue
             rows = rows.copy()
@@ -566,7 +567,7 @@ def analysis_units(tables: dict[str, pd.DataFrame], studies: dict, outcomes_h: p
             if not np.isfinite(at_risk):
                 continue
             u.at[i, f"{prefix}_events"], u.at[i, f"{prefix}_n"] = min(ev, at_risk), at_risk
-            src = "study-wide report of none" if rows is zero_all else ""
+            src = "study-wide report of none" if study_wide else ""
             label = "; ".join(x for x in (how, src) if x)
             if level_ == "unknown" and ev > 0:
                 label = "; ".join(x for x in ("events of unknown seriousness: " + ", ".join(
