@@ -69,6 +69,16 @@ def test_sharded_multiverse_is_byte_identical_to_one_run(corpus):
     assert len(whole) > 100 and set(whole["analysis"]) == set(names)
 
 
+def test_a_config_without_multiverse_analyses_gives_an_empty_table_with_its_columns(corpus):
+    # a methodologist who drops the multiverse (multiverse: {analyses: []}) gets its header, not a traceback
+    names = CONFIG["multiverse"]["analyses"][:1]
+    one = multiverse(corpus, {n: analysis_spec(CONFIG, n) for n in names},
+                     {**CONFIG["multiverse"], "analyses": names, "estimators": ["REML"], "tests": ["z"]})
+    none = combine_multiverse([multiverse(corpus, {}, {**CONFIG["multiverse"], "analyses": []})])
+    assert none.empty and list(none.columns) == list(one.columns) and len(one) > 0
+    assert list(combine_multiverse([]).columns) == list(one.columns)  # sharded: no shard to gather
+
+
 def test_a_local_run_fits_the_multiverse_in_one_job_and_the_cluster_profiles_shard_it(tmp_path):
     project = make_demo_project(tmp_path / "demo")
     config = yaml.safe_load((project / "config" / "config.yaml").read_text())

@@ -15,6 +15,10 @@ from evsynth.stats import rma_many
 
 
 MULTIVERSE_ORDER = ["analysis", "method", "test", "correlation", "imputation", "inclusion"]
+#: The multiverse table's columns (results/tables/multiverse.csv), in order.
+MULTIVERSE_COLUMNS = ["analysis", "effect", "method", "test", "correlation", "imputation", "inclusion", "k", "estimate",
+                      "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt",
+                      "converged", "message", "studies"]
 
 
 def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.DataFrame:
@@ -53,7 +57,8 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
                               "imputation": imp, "inclusion": incl, "studies": ";".join(labels[at])})
                 if len(at):
                     fitted.append((columns, at, specs[-1]["spec"]))
-    spec_frame = pd.DataFrame(specs)
+    spec_frame = pd.DataFrame(specs, columns=["spec", "analysis", "effect", "correlation", "imputation", "inclusion",
+                                              "studies"])  # columns even when no analysis is listed
     stack = _stack(fitted)
     pairs = list(itertools.product(grid.get("estimators", ["REML"]), grid.get("tests", ["z"])))
     fits = [rma_many(stack, "spec", method=method, test=test).assign(method=method, test=test)
@@ -69,11 +74,8 @@ def multiverse(corpus: Corpus, analyses: dict[str, dict], grid: dict) -> pd.Data
     sizes = {k: columns["n"][at].astype(float) for columns, at, k in fitted}
     for c in ("estimate", "ci_lb", "ci_ub"):
         result[f"{c}_bt"] = _backtransformed(result, c, sizes)
-    cols = ["analysis", "effect", "method", "test", "correlation", "imputation", "inclusion", "k", "estimate", "ci_lb",
-            "ci_ub", "pi_lb", "pi_ub", "tau2", "i2", "pval", "estimate_bt", "ci_lb_bt", "ci_ub_bt", "converged",
-            "message", "studies"]
     result["k"] = result["k"].fillna(0).astype(int)
-    return result[cols].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
+    return result[MULTIVERSE_COLUMNS].sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
 
 
 def _backtransformed(result: pd.DataFrame, column: str, sizes: dict) -> np.ndarray:
@@ -115,5 +117,7 @@ def _inclusion_mask(data: pd.DataFrame, inclusion: str) -> np.ndarray:
 def combine_multiverse(shards: list[pd.DataFrame]) -> pd.DataFrame:
     """The multiverse table from per-analysis shards (each a :func:`multiverse` of one analysis), in the order
     :func:`multiverse` gives all analyses at once; each specification is fitted on its own, so a shard's rows
-    equal the rows of a single run."""
+    equal the rows of a single run. No shards (no multiverse analysis): the table's columns, no rows."""
+    if not shards:
+        return pd.DataFrame(columns=MULTIVERSE_COLUMNS)
     return pd.concat(shards, ignore_index=True).sort_values(MULTIVERSE_ORDER).reset_index(drop=True)
