@@ -6,13 +6,12 @@ and the GRADE tables are not loaded by a job that does not use them)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pandas as pd
 
-from evsynth.common.io import CAVEAT, read_table, write_csv, write_markdown
+from evsynth.common.io import CAVEAT, load_saved_studies, read_table, write_csv, write_markdown
 
 
 def run_summarize_findings(input, output, params, wildcards=None) -> None:
@@ -44,7 +43,7 @@ def run_tabulate_flow(input, output, params=None, wildcards=None) -> None:
     png, svg (the flow table and its diagram)."""
     from evsynth.answer.flow import flow_diagram, flow_of_records
 
-    studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
+    studies = load_saved_studies(input.studies)
     evidence_path = getattr(input, "evidence", None)
     flow = flow_of_records(pd.read_csv(input.ledger), studies, pd.read_csv(input.excluded),
                            pd.read_csv(input.studies_rows), pd.read_csv(input.pooled),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evsynth.appraise.checklist import build_checklist
@@ -11,7 +10,7 @@ from evsynth.appraise.overall import overall_judgements
 from evsynth.appraise.overrides import load_overrides
 from evsynth.appraise.tools import in_question, load_tools
 from evsynth.appraise.writing import write_checklist
-from evsynth.common.io import load_saved_records, read_table, write_csv
+from evsynth.common.io import load_saved_records, load_saved_studies, read_table, write_csv
 from evsynth.common.timepoints import DEFAULT_RANGE_BOUND, RANGE_BOUNDS
 
 
@@ -41,7 +40,7 @@ def run_plot_bias(input, output, params, wildcards=None) -> None:
     from evsynth.common.figures import placeholder_figure
 
     checklist = read_table(input.checklist).astype({"study": str, "tool": str, "item": str})
-    studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
+    studies = load_saved_studies(input.studies)
     # the plots describe the studies of the question's conditions (the GVHD dosing references stay out
     # unless config summaries.conditions lists GVHD); the checklist and bias_overall.csv keep every study
     conditions = getattr(params, "conditions", None)

@@ -100,14 +100,18 @@ def save_records(records: Records, table_paths: list[str], studies_path: str) ->
     Path(studies_path).write_text(json.dumps(records.studies, indent=1, sort_keys=True, default=str), encoding="utf-8")
 
 
+def load_saved_studies(studies_path: str | Path) -> dict:
+    """The study metadata :func:`save_records` wrote (studies.json): study id -> its study.yaml."""
+    return json.loads(Path(studies_path).read_text(encoding="utf-8"))
+
+
 def load_saved_records(table_paths: list[str], studies_path: str) -> Records:
     """Read what :func:`save_records` wrote."""
     tables = {}
     for path in table_paths:
         name = Path(path).stem
         tables[name] = pd.read_parquet(path)
-    studies = json.loads(Path(studies_path).read_text(encoding="utf-8"))
-    return Records(studies=studies, tables=tables)
+    return Records(studies=load_saved_studies(studies_path), tables=tables)
 
 
 _WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR,

@@ -3,12 +3,11 @@ and what changed since a previous run."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from evsynth.common.io import write_csv
+from evsynth.common.io import load_saved_studies, write_csv
 from evsynth.ingest.ledger import build_ledger, quote_checks
 from evsynth.report.changes import compare_runs, input_manifest, write_changes
 from evsynth.report.environment import software_versions, write_config
@@ -27,7 +26,7 @@ def run_plot_doses(input, output, params=None, wildcards=None) -> None:
     question's conditions, the other studies are drawn as dosing references)."""
     from evsynth.report.dose_plot import dose_plot, dose_plot_rows  # matplotlib: only in the job that draws
 
-    studies = json.loads(Path(input.studies).read_text(encoding="utf-8"))
+    studies = load_saved_studies(input.studies)
     conditions = getattr(params, "conditions", None) if params is not None else None
     dose_plot(dose_plot_rows(pd.read_csv(input.doses), studies, conditions), list(output))
 
