@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import platform
@@ -148,6 +149,7 @@ def set_estimator(project: Path, analysis: str, method: str) -> None:
 # running Snakemake and watching its processes
 
 
+@functools.lru_cache(maxsize=1)
 def _rule_of_script() -> dict[str, str]:
     """Script file name (``pool_analysis.py``) -> rule name, from the rule files."""
     found = {}
@@ -174,7 +176,11 @@ def _stage_of_rule() -> dict[str, str]:
     return found
 
 
-def _script_of(cmdline: list[str]) -> str | None:
+def _script_of(cmdline: list[str], name: str = "") -> str | None:
+    """The job script a process runs: a Python started by Snakemake (its cmdline names the script), or a fork
+    of the warm worker (evsynth.common.warm names it after the script's first 15 characters)."""
+    if "evsynth.common.warm" in cmdline and name:
+        return next((script for script in _rule_of_script() if script.removesuffix(".py")[:15] == name), None)
     for arg in cmdline:
         name = os.path.basename(arg)
         if arg.endswith(".py") and ".snakemake" in arg:
@@ -197,7 +203,7 @@ def run_snakemake(project: Path, args: list[str], timeout: float, log_name: str)
         proc = subprocess.Popen(cmd, cwd=project, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=env)
     top = psutil.Process(proc.pid)
-    tree_peak = 0
+    tree_peak = tree_pss_peak = 0
     jobs: dict[int, dict[str, Any]] = {}
     timed_out = False
     while proc.poll() is None:
@@ -210,7 +216,7 @@ def run_snakemake(project: Path, args: list[str], timeout: float, log_name: str)
                 proc.wait()
             timed_out = True
             break
-        total = 0
+        total = total_pss = 0
         try:
             procs = [top, *top.children(recursive=True)]
         except psutil.Error:
@@ -218,14 +224,17 @@ def run_snakemake(project: Path, args: list[str], timeout: float, log_name: str)
         for p in procs:
             try:
                 with p.oneshot():
-                    rss = p.memory_info().rss
+                    memory = p.memory_full_info()
+                    rss = memory.rss
                     total += rss
+                    total_pss += getattr(memory, "pss", rss)
                     if p.pid not in jobs:
-                        jobs[p.pid] = {"script": _script_of(p.cmdline()), "rss": 0}
+                        jobs[p.pid] = {"script": _script_of(p.cmdline(), p.name()), "rss": 0}
                     jobs[p.pid]["rss"] = max(jobs[p.pid]["rss"], rss)
             except psutil.Error:
                 continue
         tree_peak = max(tree_peak, total)
+        tree_pss_peak = max(tree_pss_peak, total_pss)
         time.sleep(0.05)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -240,6 +249,8 @@ def run_snakemake(project: Path, args: list[str], timeout: float, log_name: str)
         "wall_seconds": round(wall, 3),
         "cpu_seconds": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
         "peak_tree_rss_mb": round(tree_peak / 2**20, 1),
+        # the warm worker's forks share its imported pages: the sum of RSS counts them once per fork, PSS once
+        "peak_tree_pss_mb": round(tree_pss_peak / 2**20, 1),
         "peak_job_rss_mb": round(max((j["rss"] for j in jobs.values() if j["script"]), default=0) / 2**20, 1),
         "returncode": proc.returncode,
         "timed_out": timed_out,

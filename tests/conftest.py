@@ -3,7 +3,9 @@
 - ``demo_run``: the demo project (tests/demo_project.py) after one cold Snakemake run. The tests that need a
   finished run copy it (shutil.copytree keeps the times Snakemake compares) instead of each running it cold.
 - ``recovered_run``: the same project run a second time from scratch, killed after its first job and recovered
-  with the README's command; its tables must equal ``demo_run``'s byte for byte (test_workflow.py).
+  with the README's command; its results must equal ``demo_run``'s byte for byte (test_workflow.py). The
+  recovery runs without the warm worker (``warm_worker=false``), so that check also compares a run whose jobs
+  ran in forks of the worker (``demo_run``) with one whose jobs each started their own Python.
 - Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup --no-loadscope-reorder``), every module's tests
   stay on one worker so that its module fixtures are made once, and the tests that share the Snakemake runs form
   one group that is scheduled first, since it is the longest (xdist would otherwise start the groups with the
@@ -75,7 +77,7 @@ def recovered_run(tmp_path_factory) -> Recovery:
     locks = sorted((project / ".snakemake" / "locks").glob("*"))
     unlock = subprocess.run([str(BIN / "python"), "-m", "evsynth.common.runlock", "."], cwd=project,
                             capture_output=True, text=True, timeout=60)
-    rerun = snakemake(project, "--rerun-incomplete")
+    rerun = snakemake(project, "--rerun-incomplete", "--config", "warm_worker=false")
     return Recovery(project, log_path.read_text(), alive, locks, unlock, rerun)
 
 

@@ -104,10 +104,11 @@ def test_a_cluster_run_records_the_config_a_local_run_records():
     # (results/report/config.yaml, run_inputs.csv, the "what changed" report) leaves it out
     from evsynth.common.config import MACHINE_SETTINGS, recorded_config
 
-    local, sharded = {**CONFIG, "shard_multiverse": False}, {**CONFIG, "shard_multiverse": True}
-    assert MACHINE_SETTINGS == ("shard_multiverse",)
+    local = {**CONFIG, "shard_multiverse": False, "warm_worker": True}
+    sharded = {**CONFIG, "shard_multiverse": True, "warm_worker": False}
+    assert MACHINE_SETTINGS == ("shard_multiverse", "warm_worker")
     assert recorded_config(local) == recorded_config(sharded) == {k: v for k, v in CONFIG.items()
-                                                                  if k != "shard_multiverse"}
+                                                                  if k not in MACHINE_SETTINGS}
     assert recorded_config(local)["multiverse"] == CONFIG["multiverse"]
     assert "config=recorded_config(config)" in (ROOT / "workflow" / "rules" / "report.smk").read_text()
 

@@ -32,6 +32,13 @@ def tables_digest(project: Path) -> dict[str, str]:
             for p in sorted((project / "results" / "tables").glob("*")) if p.suffix in (".csv", ".md", ".xlsx")}
 
 
+def results_digest(project: Path) -> dict[str, str]:
+    """Every file under results/ (tables, plots, the page, the run's record) by its path there."""
+    results = project / "results"
+    return {str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(results.rglob("*")) if p.is_file()}
+
+
 def planned_rules(result: subprocess.CompletedProcess) -> set[str]:
     """Rule names a dry run would execute (from its job table)."""
     return set(re.findall(r"^(\w+)\s+\d+\s*$", result.stdout, flags=re.M)) - {"total"}
@@ -68,9 +75,11 @@ def test_runs_is_deterministic_and_reruns_only_the_changed_analysis(demo_run, re
     assert "Source: results/tables/harms.csv" in page
 
     # byte-identical in a second run of the same project from scratch: recovered_run ran every job again in
-    # another folder (killed after its first job and recovered, test_recovery.py checks how)
+    # another folder (killed after its first job and recovered, test_recovery.py checks how), each job in its own
+    # Python (warm_worker=false) where demo_run's ran in forks of the warm worker: every table, plot and page
     assert recovered_run.rerun.returncode == 0, recovered_run.rerun.stderr[-3000:]
     assert tables_digest(recovered_run.project) == digest
+    assert results_digest(recovered_run.project) == results_digest(project)
 
     # the discrepancy report shows the demo's text-vs-table disagreement
     assert "table_vs_text" in (project / "results" / "tables" / "discrepancies.csv").read_text()

@@ -164,6 +164,8 @@ else:
             ),
         params:
             multiverse=get_multiverse_specs(),
+        # its curves are drawn in two processes (capped at --cores)
+        threads: 2
         priority: 2
         resources:
             mem_mb=2000,

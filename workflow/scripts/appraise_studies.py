@@ -1,5 +1,9 @@
 """appraise_studies: the bias checklist and each study's overall judgement per tool."""
 
+from evsynth.common.warm import hand_over
+
+hand_over(snakemake, __file__)  # a local run: the run's warm worker runs this job (evsynth.common.warm)
+
 from evsynth.common.io import step
 from evsynth.appraise.run import run_appraise_studies
 

@@ -1,5 +1,9 @@
 """combine_multiverse: the per-analysis multiverse shards gathered in one table."""
 
+from evsynth.common.warm import hand_over
+
+hand_over(snakemake, __file__)  # a local run: the run's warm worker runs this job (evsynth.common.warm)
+
 from evsynth.common.io import step
 from evsynth.pool.run import run_combine_multiverse
 

@@ -1,5 +1,9 @@
 """harmonize_doses: read every dose_text into cells and cells/kg; totals per group; weight conflicts."""
 
+from evsynth.common.warm import hand_over
+
+hand_over(snakemake, __file__)  # a local run: the run's warm worker runs this job (evsynth.common.warm)
+
 from evsynth.common.io import step
 from evsynth.harmonize.run import run_harmonize_doses
 

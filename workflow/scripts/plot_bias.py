@@ -1,5 +1,9 @@
 """plot_bias: the robvis plots (traffic light and summary bars per tool) of the bias checklist."""
 
+from evsynth.common.warm import hand_over
+
+hand_over(snakemake, __file__)  # a local run: the run's warm worker runs this job (evsynth.common.warm)
+
 from evsynth.common.io import step
 from evsynth.appraise.run import run_plot_bias
 

@@ -1,5 +1,9 @@
 """plot_doses: dose per kg by study and route."""
 
+from evsynth.common.warm import hand_over
+
+hand_over(snakemake, __file__)  # a local run: the run's warm worker runs this job (evsynth.common.warm)
+
 from evsynth.common.io import step
 from evsynth.report.run import run_plot_doses
 

@@ -1,5 +1,9 @@
 """validate_records: read and check every study record; write typed intermediates and the ledger."""
 
+from evsynth.common.warm import hand_over
+
+hand_over(snakemake, __file__)  # a local run: the run's warm worker runs this job (evsynth.common.warm)
+
 from evsynth.common.io import step
 from evsynth.ingest.run import run_validate_records
 

@@ -157,7 +157,7 @@ def multiverse_spec(spec: dict) -> dict:
 #: Machine settings: top-level config keys that change how a run is split into jobs, never a result (the cluster
 #: profiles set them). The run's record of its config (results/report/config.yaml, run_inputs.csv, and so the
 #: "what changed" report) leaves them out, so a cluster run and a local run record the same config.
-MACHINE_SETTINGS = ("shard_multiverse",)
+MACHINE_SETTINGS = ("shard_multiverse", "warm_worker")
 
 
 def recorded_config(config: dict) -> dict:

@@ -9,6 +9,9 @@ studies) gets the PNG resolution that fits (:func:`png_dpi`); Agg refuses 2^16 p
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Sequence
 
@@ -48,6 +51,46 @@ def save_figure(fig, paths: Sequence[str | Path] | str | Path, dpi: int = 200) -
         out.append(p)
     plt.close(fig)
     return out
+
+
+def draw_all(drawings: Sequence[Callable[[], object]], processes: int = 1) -> None:
+    """Call every drawing (a function that writes its own figure files); with ``processes`` > 1, split them
+    over that many forked processes (matplotlib draws in one thread; each drawing writes only its own files,
+    so the files are the same either way). A drawing that fails fails the call, with its traceback on stderr.
+    """
+    processes = min(processes, len(drawings)) if hasattr(os, "fork") else 1
+    if processes <= 1:
+        for draw in drawings:
+            draw()
+        return
+    shares = [list(drawings[i::processes]) for i in range(processes)]
+    children = []
+    for share in shares[1:]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # a drawing process: never returns
+            status = 1
+            try:
+                for draw in share:
+                    draw()
+                status = 0
+            except BaseException:  # noqa: BLE001 (reported on stderr; the parent fails)
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status)
+        children.append(pid)
+    try:
+        for draw in shares[0]:
+            draw()
+    finally:
+        failed = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in children)
+    if failed:
+        raise RuntimeError(f"{failed} of {len(children)} processes drawing figures failed (traceback above)")
 
 
 def placeholder_figure(png: str | Path, text: str) -> None:

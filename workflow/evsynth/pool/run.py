@@ -142,11 +142,15 @@ def run_combine_pooled(input, output, params, wildcards=None) -> None:
                    "The reviews pool other and more studies; agreement or disagreement is context, not validation.")
 
 
-def run_multiverse(input, output, params, wildcards=None) -> None:
+def run_multiverse(input, output, params, wildcards=None, threads: int = 1) -> None:
     """The multiverse (params.multiverse: its grid and analyses) fitted in batches, and a specification curve
     per analysis (output.curves). A local run fits every analysis in one job and writes the table
     (output.csv, as :func:`run_combine_multiverse` would from shards); a shard (one analysis, the cluster
-    profiles' ``shard_multiverse``) saves its rows typed (Parquet, output.table) for that rule to gather."""
+    profiles' ``shard_multiverse``) saves its rows typed (Parquet, output.table) for that rule to gather.
+    The curves are drawn in ``threads`` processes (:func:`evsynth.common.figures.draw_all`)."""
+    from functools import partial
+
+    from evsynth.common.figures import draw_all
     from evsynth.report.specification_curve import null_for, pooled_label, specification_curve  # matplotlib
 
     config = params.multiverse
@@ -156,6 +160,7 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
     else:
         Path(output.table).parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(output.table, index=False)
+    drawings = []
     for name, spec in config["analyses"].items():
         rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
         transform, null = null_for(spec["effect"])
@@ -164,8 +169,10 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
         paths = [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")]
         choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
                    if rows[c].nunique(dropna=False) > 1]
-        specification_curve(rows, paths, title=spec.get("title", name), effect_label=pooled_label(spec["effect"]),
-                            choice_columns=choices, transform=transform, null_value=null)
+        drawings.append(partial(specification_curve, rows, paths, title=spec.get("title", name),
+                                effect_label=pooled_label(spec["effect"]), choice_columns=choices,
+                                transform=transform, null_value=null))
+    draw_all(drawings, threads)
 
 
 def run_combine_multiverse(input, output, params=None, wildcards=None) -> None:

@@ -1,0 +1,227 @@
+"""The warm worker (evsynth.common.warm, issue 12): a job handed over runs in a fork of the worker, with the job's
+directory, environment and standard streams, and exits with the job's status; a job it cannot or may not run runs
+in its own process; a job whose script is killed stops; the worker leaves when its Snakemake does. The whole
+pipeline gives the same bytes with and without it (test_workflow.py, test_a_run_without_the_warm_worker_...)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from evsynth.common import warm
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the warm worker needs fork")
+
+# A job script as Snakemake runs it: a `snakemake` object (here any picklable value), then hand_over, then the body.
+JOB = textwrap.dedent('''
+    import os, sys, time
+    from types import SimpleNamespace
+    snakemake = SimpleNamespace(code=int(sys.argv[1]), action=sys.argv[2])
+    {before}
+    from evsynth.common.warm import hand_over
+    print("script", os.getpid(), file=sys.stderr, flush=True)
+    hand_over(snakemake, __file__)
+    print("body", os.getpid(), os.getppid(), os.getcwd(), os.environ.get("JOB_COLOUR"), flush=True)
+    print("to stderr", flush=True, file=sys.stderr)
+    if snakemake.action == "fail":
+        raise ValueError("a bug in the job")
+    if snakemake.action == "sleep":
+        open("body.pid", "w").write(str(os.getpid()))
+        time.sleep(60)
+    sys.exit(snakemake.code)
+''')
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    started = warm.Worker()
+    started.start()
+    address = os.environ.pop(warm.SOCKET_ENV)  # given to the jobs below only, not to other tests' Snakemake runs
+    yield started, address
+    started.stop()
+
+
+def _job(tmp_path: Path, address: str | None, code: int = 0, action: str = "exit", before: str = "",
+         wait: bool = True):
+    script = tmp_path / "job.py"
+    script.write_text(JOB.format(before=before))
+    env = {**os.environ, "JOB_COLOUR": "teal"}
+    if address:
+        env[warm.SOCKET_ENV] = address
+    args = [sys.executable, str(script), str(code), action]
+    if not wait:
+        return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _body(run) -> list[str]:
+    return next(line for line in run.stdout.splitlines() if line.startswith("body")).split()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def _wait_gone(pid: int, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _gone(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_job_runs_in_a_fork_of_the_worker_with_its_directory_environment_streams_and_status(worker, tmp_path):
+    process, address = worker
+    run = _job(tmp_path, address, code=3)
+    assert run.returncode == 3, run.stderr
+    _, pid, parent, cwd, colour = _body(run)
+    script_pid = int(run.stderr.split()[1])
+    assert int(parent) == process.process.pid and int(pid) != script_pid  # a fork of the worker, not the script
+    assert Path(cwd) == tmp_path and colour == "teal"
+    assert "to stderr" in run.stderr  # the job's stderr is the script's
+
+
+def test_a_job_that_raises_prints_its_traceback_and_fails(worker, tmp_path):
+    run = _job(tmp_path, worker[1], action="fail")
+    assert run.returncode == 1
+    assert "ValueError: a bug in the job" in run.stderr and "Traceback" in run.stderr
+
+
+def test_jobs_run_side_by_side(worker, tmp_path):
+    folders = [tmp_path / name for name in ("a", "b", "c")]
+    runs = []
+    for i, folder in enumerate(folders):
+        folder.mkdir()
+        runs.append(_job(folder, worker[1], code=i, wait=False))
+    for i, run in enumerate(runs):
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == i, err
+        assert f" {folders[i]} " in out
+
+
+def test_without_a_worker_or_with_another_copy_the_job_runs_in_its_own_process(worker, tmp_path):
+    alone = _job(tmp_path, None, code=2)
+    assert alone.returncode == 2 and int(_body(alone)[1]) == int(alone.stderr.split()[1])
+    missing = _job(tmp_path, str(tmp_path / "no-socket"), code=4)
+    assert missing.returncode == 4 and int(_body(missing)[1]) == int(missing.stderr.split()[1])
+    # a worker of another evsynth (or Python) refuses: the job runs here, once
+    other = ("import evsynth.common.warm as w\n"
+             "w._identity = lambda: {'executable': sys.executable, 'evsynth': '/elsewhere/evsynth'}")
+    refused = _job(tmp_path, worker[1], code=5, before=other)
+    assert refused.returncode == 5 and int(_body(refused)[1]) == int(refused.stderr.split()[1])
+    assert refused.stdout.count("body") == 1
+
+
+def test_killing_the_job_script_stops_its_fork(worker, tmp_path):
+    run = _job(tmp_path, worker[1], action="sleep", wait=False)
+    pid_file = tmp_path / "body.pid"
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    fork = int(pid_file.read_text())
+    assert not _gone(fork)
+    run.kill()  # as Snakemake stops a job
+    run.communicate()
+    assert _wait_gone(fork)
+
+
+def test_a_job_whose_worker_dies_fails_with_a_message_and_is_not_run_again(worker, tmp_path):
+    process, address = worker
+    run = _job(tmp_path, address, action="sleep", wait=False)
+    pid_file = tmp_path / "body.pid"
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    fork = int(pid_file.read_text())
+    os.kill(process.process.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    os.kill(fork, signal.SIGKILL)  # the orphaned fork (a killed worker cannot stop it) holds the job's streams
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 1
+    assert "the warm worker stopped while it ran this job" in err and out.count("body") == 1
+
+
+def test_the_worker_leaves_with_the_process_that_started_it_and_stop_cleans_up(tmp_path):
+    starter = subprocess.run(
+        [sys.executable, "-c", "from evsynth.common.warm import Worker\nw = Worker()\nw.start()\n"
+                               "print(w.process.pid, w.folder)"],
+        capture_output=True, text=True, timeout=60, check=True)
+    pid, folder = starter.stdout.split()
+    assert _wait_gone(int(pid), 10)  # its Snakemake is gone: it exits by itself
+    worker = warm.Worker()
+    worker.start()
+    try:
+        assert Path(os.environ[warm.SOCKET_ENV]).is_socket()
+        folder = Path(worker.folder)
+    finally:
+        worker.stop()
+    assert warm.SOCKET_ENV not in os.environ and not folder.exists()
+
+
+def test_the_snakefile_starts_the_worker_only_for_local_runs_without_software_deployment():
+    snakefile = (Path(__file__).resolve().parents[1] / "workflow" / "Snakefile").read_text()
+    start = snakefile[snakefile.index("onstart:"):snakefile.index("onsuccess:")]
+    assert 'config["warm_worker"]' in start and "workflow.local_exec" in start
+    assert "workflow.deployment_settings.deployment_method" in start and "WARM_WORKER.start()" in start
+    for hook in ("onsuccess:", "onerror:"):
+        assert "WARM_WORKER.stop()" in snakefile[snakefile.index(hook):].split("\n\n")[0]
+    scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
+    assert scripts and all("hand_over(snakemake, __file__)" in s.read_text() for s in scripts)
+
+
+def _square(path: Path, colour: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from evsynth.common.figures import save_figure
+
+    with plt.rc_context({"svg.hashsalt": "evsynth"}):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.fill([0, 1, 1, 0], [0, 0, 1, 1], color=colour)
+        ax.set_title(colour)
+        save_figure(fig, [path.with_suffix(".png"), path.with_suffix(".svg")])
+
+
+def test_figures_drawn_in_several_processes_are_the_figures_drawn_in_one(tmp_path):
+    # run_multiverse draws its specification curves with draw_all in its rule's threads
+    from functools import partial
+
+    from evsynth.common.figures import draw_all
+
+    colours = ["teal", "navy", "olive", "maroon", "purple"]
+    for processes in (1, 2, 3):
+        folder = tmp_path / str(processes)
+        folder.mkdir()
+        draw_all([partial(_square, folder / c, c) for c in colours], processes)
+    one = {p.name: p.read_bytes() for p in (tmp_path / "1").iterdir()}
+    assert len(one) == 2 * len(colours)
+    for processes in (2, 3):
+        assert {p.name: p.read_bytes() for p in (tmp_path / str(processes)).iterdir()} == one
+
+
+def test_a_drawing_that_fails_in_another_process_fails_the_call(tmp_path):
+    from functools import partial
+
+    from evsynth.common.figures import draw_all
+
+    def broken():
+        raise ValueError("no axes")
+
+    with pytest.raises(RuntimeError, match="1 of 1 processes drawing figures failed"):
+        draw_all([partial(_square, tmp_path / "teal", "teal"), broken], 2)
+    assert (tmp_path / "teal.png").is_file()
