@@ -163,7 +163,11 @@ def test_the_worker_leaves_with_the_process_that_started_it_and_stop_cleans_up(t
                                "print(w.process.pid, w.folder)"],
         capture_output=True, text=True, timeout=60, check=True)
     pid, folder = starter.stdout.split()
-    assert _wait_gone(int(pid), 10)  # its Snakemake is gone: it exits by itself
+    assert _wait_gone(int(pid), 10)  # its Snakemake is gone: it exits by itself, and removes its socket
+    deadline = time.monotonic() + 5
+    while Path(folder).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(folder).exists()
     worker = warm.Worker()
     worker.start()
     try:
@@ -172,6 +176,29 @@ def test_the_worker_leaves_with_the_process_that_started_it_and_stop_cleans_up(t
     finally:
         worker.stop()
     assert warm.SOCKET_ENV not in os.environ and not folder.exists()
+
+
+def test_a_new_worker_removes_what_killed_runs_left(tmp_path, monkeypatch):
+    import socket
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"{warm.FOLDER_PREFIX}dead"
+    dead.mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # a socket whose worker was killed
+        s.bind(str(dead / "socket"))
+    old_empty, new_empty = tmp_path / f"{warm.FOLDER_PREFIX}old", tmp_path / f"{warm.FOLDER_PREFIX}new"
+    old_empty.mkdir()
+    new_empty.mkdir()
+    os.utime(old_empty, (time.time() - 3600, time.time() - 3600))
+    worker = warm.Worker()
+    worker.start()
+    try:
+        assert not dead.exists() and not old_empty.exists() and new_empty.exists()  # a run may be starting
+        assert Path(worker.folder).parent == tmp_path and Path(worker.folder, "socket").is_socket()
+    finally:
+        worker.stop()
+        monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
 
 
 def test_the_snakefile_starts_the_worker_only_for_local_runs_without_software_deployment():

@@ -184,10 +184,11 @@ def serve(address: str, parent: int) -> None:
         for pid in list(running):
             _kill(pid)
         listener.close()
-        try:
-            os.unlink(address)
-        except OSError:
-            pass
+        for leftover in (os.unlink, os.rmdir):  # its socket, then the folder Worker.start made for it
+            try:
+                leftover(address if leftover is os.unlink else os.path.dirname(address))
+            except OSError:
+                pass
 
 
 def _accept(listener, selector, running, identity) -> None:
@@ -313,6 +314,34 @@ def _kill(pid: int) -> None:
 # ------------------------------------------------------------------------------------- starting and stopping it
 
 
+#: The worker's socket is in a folder of the temporary directory named so.
+FOLDER_PREFIX = "evsynth-warm-"
+
+
+def _remove_stale_folders(min_age: float = 60.0) -> None:
+    """Remove what killed runs left in the temporary directory (a run killed with SIGKILL stops its worker
+    before it can clean up): the sockets of ours no worker listens on, and our folders empty for a minute (a
+    run starting now has not made its socket yet)."""
+    for folder in Path(tempfile.gettempdir()).glob(FOLDER_PREFIX + "*"):
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            address = folder / "socket"
+            if address.exists():
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    try:
+                        probe.connect(str(address))
+                        continue  # a live worker
+                    except ConnectionRefusedError:
+                        address.unlink()
+                        folder.rmdir()
+                        continue
+            if not any(folder.iterdir()) and time.time() - folder.stat().st_mtime > min_age:
+                folder.rmdir()
+        except OSError:
+            continue
+
+
 class Worker:
     """The run's worker process, started by the Snakefile's ``onstart`` and stopped by ``onsuccess``/``onerror``."""
 
@@ -325,7 +354,8 @@ class Worker:
         for the jobs. Without ``fork`` or Unix sockets, or if it does not come up, jobs run as usual."""
         if not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX") or self.process is not None:
             return
-        self.folder = tempfile.mkdtemp(prefix="evsynth-warm-")  # mode 0700: only this user can send jobs
+        _remove_stale_folders()
+        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)  # mode 0700: only this user can send jobs
         address = os.path.join(self.folder, "socket")
         self.process = subprocess.Popen(  # noqa: S603 (this Python, this module)
             [sys.executable, "-m", "evsynth.common.warm", address, str(os.getpid())],
@@ -350,10 +380,13 @@ class Worker:
                     self.process.kill()
                     self.process.wait()
             self.process = None
-        if self.folder is not None:
+        if self.folder is not None:  # the worker removes both as it exits; not if it was killed
             for leftover in Path(self.folder).glob("*"):
                 leftover.unlink(missing_ok=True)
-            Path(self.folder).rmdir()
+            try:
+                Path(self.folder).rmdir()
+            except FileNotFoundError:
+                pass
             self.folder = None
 
 
