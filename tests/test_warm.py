@@ -67,6 +67,16 @@ def _body(run) -> list[str]:
     return next(line for line in run.stdout.splitlines() if line.startswith("body")).split()
 
 
+def _sleeping_body(run, tmp_path: Path) -> int:
+    """The pid of the body of a job started with action "sleep", once it runs."""
+    pid_file = tmp_path / "body.pid"
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    return int(pid_file.read_text())
+
+
 def _gone(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
@@ -128,12 +138,7 @@ def test_without_a_worker_or_with_another_copy_the_job_runs_in_its_own_process(w
 
 def test_killing_the_job_script_stops_its_fork(worker, tmp_path):
     run = _job(tmp_path, worker[1], action="sleep", wait=False)
-    pid_file = tmp_path / "body.pid"
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline and run.poll() is None
-        time.sleep(0.05)
-    fork = int(pid_file.read_text())
+    fork = _sleeping_body(run, tmp_path)
     assert not _gone(fork)
     run.kill()  # as Snakemake stops a job
     run.communicate()
@@ -143,12 +148,7 @@ def test_killing_the_job_script_stops_its_fork(worker, tmp_path):
 def test_a_job_whose_worker_dies_fails_with_a_message_and_is_not_run_again(worker, tmp_path):
     process, address = worker
     run = _job(tmp_path, address, action="sleep", wait=False)
-    pid_file = tmp_path / "body.pid"
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline and run.poll() is None
-        time.sleep(0.05)
-    fork = int(pid_file.read_text())
+    fork = _sleeping_body(run, tmp_path)
     os.kill(process.process.pid, signal.SIGKILL)
     run.wait(timeout=60)
     os.kill(fork, signal.SIGKILL)  # the orphaned fork (a killed worker cannot stop it) holds the job's streams
