@@ -89,7 +89,7 @@ rule combine_pooled:
         "../scripts/combine_pooled.py"
 
 
-# The multiverse. Locally one job fits every analysis' specifications and draws their curves (one Python start);
+# The multiverse. Locally one job fits every analysis' specifications and draws their curves (one job);
 # with shard_multiverse (the cluster profiles set it) each analysis is its own job, run side by side, gathered
 # by combine_multiverse. The table is the same either way (tests/test_scale_out.py).
 if config["shard_multiverse"]:
@@ -164,8 +164,6 @@ else:
             ),
         params:
             multiverse=get_multiverse_specs(),
-        # its curves are drawn in two processes (capped at --cores)
-        threads: 2
         priority: 2
         resources:
             mem_mb=2000,

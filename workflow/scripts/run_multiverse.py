@@ -8,4 +8,4 @@ from evsynth.common.io import step
 from evsynth.pool.run import run_multiverse
 
 with step(snakemake.log[0]):
-    run_multiverse(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards, snakemake.threads)
+    run_multiverse(snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards)

@@ -53,6 +53,13 @@ def save_figure(fig, paths: Sequence[str | Path] | str | Path, dpi: int = 200) -
     return out
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a cluster job's allocation, where the scheduler restricts it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def draw_all(drawings: Sequence[Callable[[], object]], processes: int = 1) -> None:
     """Call every drawing (a function that writes its own figure files); with ``processes`` > 1, split them
     over that many forked processes (matplotlib draws in one thread; each drawing writes only its own files,
