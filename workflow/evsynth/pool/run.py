@@ -150,7 +150,8 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
     The curves are drawn side by side on the CPUs this process may use (:func:`evsynth.common.figures.draw_all`,
     :func:`~evsynth.common.figures.usable_cpus`), about a second of drawing. The rule declares one thread:
     declaring two would keep the job waiting until both of two cores are free, which starts it after the other
-    jobs (measured on two cores: the cold run 1.5-3.5 s slower, the forced multiverse no faster)."""
+    jobs (measured on two cores: the cold run 1.5-3.5 s slower, the forced multiverse no faster). A run given
+    fewer ``--cores`` than the machine has still draws on every CPU the process may use, for that second."""
     from functools import partial
 
     from evsynth.common.figures import draw_all, usable_cpus
