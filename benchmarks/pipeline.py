@@ -176,11 +176,12 @@ def _stage_of_rule() -> dict[str, str]:
     return found
 
 
-def _script_of(cmdline: list[str], name: str = "") -> str | None:
+def _script_of(cmdline: list[str], process_name: str = "") -> str | None:
     """The job script a process runs: a Python started by Snakemake (its cmdline names the script), or a fork
     of the warm worker (evsynth.common.warm names it after the script's first 15 characters)."""
-    if "evsynth.common.warm" in cmdline and name:
-        return next((script for script in _rule_of_script() if script.removesuffix(".py")[:15] == name), None)
+    if "evsynth.common.warm" in cmdline and process_name:
+        return next((script for script in _rule_of_script()
+                     if script.removesuffix(".py")[:15] == process_name), None)
     for arg in cmdline:
         name = os.path.basename(arg)
         if arg.endswith(".py") and ".snakemake" in arg:

@@ -13,14 +13,14 @@ How a job runs (``hand_over``, the first line of every script in ``workflow/scri
 
 Everything else runs the script in its own process, exactly as without a worker: no worker (a cluster job, a
 dry run, ``warm_worker: false``, ``--no-hooks``, a platform without ``fork``), a job in a conda or container
-environment (``start_worker`` is not called for ``--sdm``), or a worker of another Python or another copy of
+environment (the Snakefile does not start a worker for ``--sdm``), or a worker of another Python or another copy of
 this package (the worker refuses the job). A job is never run twice: if the worker dies while it runs, the job
 fails with a message saying so.
 
 The worker lives as long as the Snakemake run: the Snakefile's ``onstart`` starts it, ``onsuccess``/``onerror``
 stop it, and it exits by itself when the Snakemake process that started it is gone. Each fork starts from the
 worker's state right after its imports (the worker runs no job itself), so jobs cannot affect one another;
-``tests/test_warm.py`` checks that a whole run gives byte-identical results with and without it.
+``tests/test_workflow.py`` checks that a whole run gives byte-identical results with and without it.
 
 Only the standard library is imported here: the script imports this module before anything heavy.
 """
@@ -96,11 +96,11 @@ def hand_over(job, script: str) -> None:
         return
     try:
         status = _send(address, job, script)
-    except (OSError, WorkerLost) as exc:
-        if isinstance(exc, WorkerLost):
-            sys.stderr.write(f"error: {exc}; rerun, or set warm_worker: false in the config\n")
-            sys.stderr.flush()
-            sys.exit(1)
+    except WorkerLost as exc:
+        sys.stderr.write(f"error: {exc}; rerun, or set warm_worker: false in the config\n")
+        sys.stderr.flush()
+        sys.exit(1)
+    except OSError:
         return  # no worker to connect to (it stopped, or was never there): run here
     if status is None:
         return  # refused: another Python or another copy of evsynth
@@ -111,8 +111,7 @@ def hand_over(job, script: str) -> None:
 
 def _send(address: str, job, script: str) -> int | None:
     header = json.dumps({**_identity(), "script": os.path.realpath(script), "cwd": os.getcwd(),
-                         "env": dict(os.environ), "path": list(sys.path), "argv": list(sys.argv),
-                         }).encode()
+                         "env": dict(os.environ), "path": list(sys.path), "argv": list(sys.argv)}).encode()
     payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.connect(address)
@@ -167,12 +166,9 @@ def serve(address: str, parent: int) -> None:
             for key, _ in events:
                 if key.fileobj is listener:
                     _accept(listener, selector, running, identity)
-                else:  # a job's script exited (Snakemake killed it): stop its fork too
-                    conn = key.fileobj
-                    pid = next((p for p, c in running.items() if c is conn), None)
-                    selector.unregister(conn)
-                    if pid is not None:
-                        _kill(pid)
+                else:  # a job's script exited (Snakemake killed it): stop its fork too (key.data)
+                    selector.unregister(key.fileobj)
+                    _kill(key.data)
             _reap(running, selector)
             if pending and not events:
                 for name in pending.pop(0):
@@ -184,11 +180,7 @@ def serve(address: str, parent: int) -> None:
         for pid in list(running):
             _kill(pid)
         listener.close()
-        for leftover in (os.unlink, os.rmdir):  # its socket, then the folder Worker.start made for it
-            try:
-                leftover(address if leftover is os.unlink else os.path.dirname(address))
-            except OSError:
-                pass
+        _remove_folder(os.path.dirname(address))  # its socket, and the folder Worker.start made for it
 
 
 def _accept(listener, selector, running, identity) -> None:
@@ -221,7 +213,7 @@ def _accept(listener, selector, running, identity) -> None:
     for fd in fds:
         os.close(fd)
     running[pid] = conn
-    selector.register(conn, selectors.EVENT_READ)
+    selector.register(conn, selectors.EVENT_READ, data=pid)
 
 
 def _run_job(header: dict, payload: bytes, fds: list[int]) -> None:
@@ -318,6 +310,16 @@ def _kill(pid: int) -> None:
 FOLDER_PREFIX = "evsynth-warm-"
 
 
+def _remove_folder(folder: str | Path) -> None:
+    """Remove a worker's folder: its socket (or the socket it had not yet renamed), then the folder."""
+    for leftover in Path(folder).glob("socket*"):
+        leftover.unlink(missing_ok=True)
+    try:
+        Path(folder).rmdir()
+    except OSError:  # gone already, or holding something not ours
+        pass
+
+
 def _remove_stale_folders(min_age: float = 60.0) -> None:
     """Remove what killed runs left in the temporary directory (a run killed with SIGKILL stops its worker
     before it can clean up): the sockets of ours no worker listens on, and our folders empty for a minute (a
@@ -333,8 +335,7 @@ def _remove_stale_folders(min_age: float = 60.0) -> None:
                         probe.connect(str(address))
                         continue  # a live worker
                     except ConnectionRefusedError:
-                        address.unlink()
-                        folder.rmdir()
+                        _remove_folder(folder)
                         continue
             if not any(folder.iterdir()) and time.time() - folder.stat().st_mtime > min_age:
                 folder.rmdir()
@@ -380,13 +381,8 @@ class Worker:
                     self.process.kill()
                     self.process.wait()
             self.process = None
-        if self.folder is not None:  # the worker removes both as it exits; not if it was killed
-            for leftover in Path(self.folder).glob("*"):
-                leftover.unlink(missing_ok=True)
-            try:
-                Path(self.folder).rmdir()
-            except FileNotFoundError:
-                pass
+        if self.folder is not None:  # the worker removes it as it exits; not if it was killed
+            _remove_folder(self.folder)
             self.folder = None
 
 
