@@ -27,8 +27,10 @@ def _loaded_after(code: str) -> set[str]:
 
 def test_what_every_job_imports_loads_no_plotting_workbook_or_engine():
     # step() (every script), the config checks (every job and Snakemake's parse) and the measure registry
+    # and what the Snakefile imports to launch the warm worker while it is parsed
     loaded = _loaded_after("from evsynth.common.io import step\nimport evsynth.common.config\n"
-                           "from evsynth.common.measures import measure\nmeasure('MC')")
+                           "from evsynth.common.measures import measure\nmeasure('MC')\n"
+                           "import evsynth.common.forks, evsynth.common.warm")
     assert loaded == set(), loaded
 
 
@@ -40,7 +42,8 @@ def test_a_stage_run_module_leaves_heavy_imports_to_the_rules_that_use_them(stag
 
 def test_the_pooling_jobs_load_no_workbook_and_draw_only_when_they_draw():
     # pool_analysis and run_multiverse import evsynth.pool.run; only combine_pooled writes a workbook
-    loaded = _loaded_after("import evsynth.pool.run")
+    # (run_multiverse draws in DrawingProcesses: its own process does not import matplotlib)
+    loaded = _loaded_after("import evsynth.pool.run\nfrom evsynth.common.forks import DrawingProcesses")
     assert "evsynth.stats" in loaded and not loaded & {"openpyxl", "matplotlib"}, loaded
 
 

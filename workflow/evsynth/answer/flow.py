@@ -65,6 +65,8 @@ def flow_diagram(flow: pd.DataFrame, paths: list[str]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from evsynth.common.figures import PNG_COMPRESS_LEVEL
+
     plt.rcParams["svg.hashsalt"] = "evsynth"
     analyses = [a for a in flow["analysis"].unique() if a]
     height = 2.2 + 1.05 * len(analyses)
@@ -96,5 +98,8 @@ def flow_diagram(flow: pd.DataFrame, paths: list[str]) -> None:
         box(33, y, 40, 0.85, "\n".join(textwrap.wrap(f"excluded: {extext}", 62)[:4]), "#fff5f5")
         box(74, y, 24, 0.85, f"pooled: k = {pooled['rows']}\n({pooled['studies']} studies)", "#eefbea")
     for path in paths:
-        fig.savefig(path, dpi=110, metadata={"Software": None} if path.endswith(".png") else {"Date": None})
+        if path.endswith(".png"):
+            fig.savefig(path, dpi=110, metadata={"Software": None}, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+        else:
+            fig.savefig(path, dpi=110, metadata={"Date": None})
     plt.close(fig)

@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 
 from evsynth.appraise.overall import CATEGORY  # noqa: E402
 from evsynth.appraise.tools import TOOL_LABELS  # noqa: E402
-from evsynth.common.figures import png_dpi  # noqa: E402
+from evsynth.common.figures import PNG_COMPRESS_LEVEL, png_dpi  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
@@ -64,7 +64,7 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 def _save(fig, path) -> list[Path]:
     png, svg = _paths(path)
     fig.savefig(png, dpi=png_dpi(fig.get_size_inches(), PNG_DPI, _TIGHT_MARGIN_INCHES), bbox_inches="tight",
-                metadata={"Software": None})
+                metadata={"Software": None}, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text (searchable, as the forest plots)
         fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)

@@ -9,9 +9,6 @@ studies) gets the PNG resolution that fits (:func:`png_dpi`); Agg refuses 2^16 p
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +20,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 #: The tallest or widest PNG written, in pixels (Agg refuses 2^16; the dose plot of a 16x synthetic corpus is 24,000).
 PNG_MAX_PIXELS = 32000
+
+
+#: zlib level of the PNGs: 3 encodes a figure in about three quarters of the time of Pillow's default 6 (75
+#: against 100 ms for a specification curve), same pixels, files about 8% larger.
+PNG_COMPRESS_LEVEL = 3
 
 
 def png_dpi(size_inches, dpi: float, margin_inches: float = 0.0) -> float:
@@ -45,59 +47,13 @@ def save_figure(fig, paths: Sequence[str | Path] | str | Path, dpi: int = 200) -
             raise ValueError(f"unsupported plot format {p.suffix!r} for {p} (use .png or .svg)")
         p.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".png":
-            fig.savefig(p, format="png", dpi=png_dpi(fig.get_size_inches(), dpi), metadata={"Software": None})
+            fig.savefig(p, format="png", dpi=png_dpi(fig.get_size_inches(), dpi), metadata={"Software": None},
+                        pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
         else:
             fig.savefig(p, format="svg", metadata={"Date": None})
         out.append(p)
     plt.close(fig)
     return out
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (a cluster job's allocation, where the scheduler restricts it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def draw_all(drawings: Sequence[Callable[[], object]], processes: int = 1) -> None:
-    """Call every drawing (a function that writes its own figure files); with ``processes`` > 1, split them
-    over that many forked processes (matplotlib draws in one thread; each drawing writes only its own files,
-    so the files are the same either way). A drawing that fails fails the call, with its traceback on stderr.
-    """
-    processes = min(processes, len(drawings)) if hasattr(os, "fork") else 1
-    if processes <= 1:
-        for draw in drawings:
-            draw()
-        return
-    shares = [list(drawings[i::processes]) for i in range(processes)]
-    children = []
-    for share in shares[1:]:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # a drawing process: never returns
-            status = 1
-            try:
-                for draw in share:
-                    draw()
-                status = 0
-            except BaseException:  # noqa: BLE001 (reported on stderr; the parent fails)
-                import traceback
-
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(status)
-        children.append(pid)
-    try:
-        for draw in shares[0]:
-            draw()
-    finally:
-        failed = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in children)
-    if failed:
-        raise RuntimeError(f"{failed} of {len(children)} processes drawing figures failed (traceback above)")
 
 
 def placeholder_figure(png: str | Path, text: str) -> None:

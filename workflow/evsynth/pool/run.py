@@ -147,36 +147,44 @@ def run_multiverse(input, output, params, wildcards=None) -> None:
     per analysis (output.curves). A local run fits every analysis in one job and writes the table
     (output.csv, as :func:`run_combine_multiverse` would from shards); a shard (one analysis, the cluster
     profiles' ``shard_multiverse``) saves its rows typed (Parquet, output.table) for that rule to gather.
-    The curves are drawn side by side on the CPUs this process may use (:func:`evsynth.common.figures.draw_all`,
-    :func:`~evsynth.common.figures.usable_cpus`), about a second of drawing. The rule declares one thread:
-    declaring two would keep the job waiting until both of two cores are free, which starts it after the other
-    jobs (measured on two cores: the cold run 1.5-3.5 s slower, the forced multiverse no faster). A run given
-    fewer ``--cores`` than the machine has still draws on every CPU the process may use, for that second."""
+
+    The curves are drawn in other processes (:class:`evsynth.common.forks.DrawingProcesses`), on the CPUs this
+    process may use (:func:`~evsynth.common.forks.usable_cpus`): the first starts with the job and imports
+    matplotlib while the multiverse is fitted, then about a second of drawing is split between them. The rule
+    declares one thread: declaring two would keep the job waiting until both of two cores are free, which starts
+    it after the other jobs (measured on two cores: the cold run 1.5-3.5 s slower, the forced multiverse no
+    faster). A run given fewer ``--cores`` than the machine has still draws on every CPU the process may use,
+    for that second."""
     from functools import partial
 
-    from evsynth.common.figures import draw_all, usable_cpus
-    from evsynth.report.specification_curve import null_for, pooled_label, specification_curve  # matplotlib
+    from evsynth.common.forks import DrawingProcesses, usable_cpus
 
     config = params.multiverse
-    table = multiverse(load_corpus(input), config["analyses"], config["grid"])
-    if hasattr(output, "csv"):
-        write_csv(combine_multiverse([table]), output.csv)
-    else:
-        Path(output.table).parent.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(output.table, index=False)
-    drawings = []
-    for name, spec in config["analyses"].items():
-        rows = table.loc[table["analysis"] == name].rename(columns={"method": "estimator"})
-        transform, null = null_for(spec["effect"])
-        if transform is None:  # differences and proportions drawn on their natural scale; ratios on the log
-            rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
-        paths = [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")]
-        choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
-                   if rows[c].nunique(dropna=False) > 1]
-        drawings.append(partial(specification_curve, rows, paths, title=spec.get("title", name),
-                                effect_label=pooled_label(spec["effect"]), choice_columns=choices,
-                                transform=transform, null_value=null))
-    draw_all(drawings, usable_cpus())
+    with DrawingProcesses(usable_cpus(), ["evsynth.report.specification_curve"]) as drawing:
+        table = multiverse(load_corpus(input), config["analyses"], config["grid"])
+        if hasattr(output, "csv"):
+            write_csv(combine_multiverse([table]), output.csv)
+        else:
+            Path(output.table).parent.mkdir(parents=True, exist_ok=True)
+            table.to_parquet(output.table, index=False)
+        drawing.draw([partial(draw_specification_curve, name, spec, table.loc[table["analysis"] == name],
+                              [p for p in output.curves if Path(p).name.startswith(f"{name}_specification_curve")])
+                      for name, spec in config["analyses"].items()])
+
+
+def draw_specification_curve(name: str, spec: dict, rows: pd.DataFrame, paths: list[str]) -> None:
+    """One analysis' specification curve (paths: its PNG and SVG) from its spec (effect, title) and its rows of
+    the multiverse table: estimates on the scale the effect is drawn on, the choices that vary as dot rows."""
+    from evsynth.report.specification_curve import null_for, pooled_label, specification_curve  # matplotlib
+
+    rows = rows.rename(columns={"method": "estimator"})
+    transform, null = null_for(spec["effect"])
+    if transform is None:  # differences and proportions drawn on their natural scale; ratios on the log
+        rows = rows.assign(estimate=rows["estimate_bt"], ci_lb=rows["ci_lb_bt"], ci_ub=rows["ci_ub_bt"])
+    choices = [c for c in ("estimator", "test", "correlation", "imputation", "inclusion")
+               if rows[c].nunique(dropna=False) > 1]
+    specification_curve(rows, paths, title=spec.get("title", name), effect_label=pooled_label(spec["effect"]),
+                        choice_columns=choices, transform=transform, null_value=null)
 
 
 def run_combine_multiverse(input, output, params=None, wildcards=None) -> None:

@@ -263,12 +263,16 @@ def specification_curve(
 
         # dot matrix: one dot per option a column's specifications use
         axm.set_ylim(len(mrows) - 0.5, -0.5)
+        # one line of markers per dot style (edge and face colour), not one per column and choice
+        dots: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
         for i in range(n):
+            xs_i, ys_i = dots.setdefault((colours[i], "white" if single[i] else colours[i]), ([], []))
             for c in choice_columns:
                 ys = sorted(row_of[(c, o)] for o in d[c].iloc[i] if (c, o) in row_of)
-                if ys:
-                    axm.plot([i] * len(ys), ys, ls="none", marker="o", ms=ms * 0.8, mec=colours[i],
-                             mfc="white" if single[i] else colours[i])
+                xs_i.extend([i] * len(ys))
+                ys_i.extend(ys)
+        for (edge, face), (xs_i, ys_i) in dots.items():
+            axm.plot(xs_i, ys_i, ls="none", marker="o", ms=ms * 0.8, mec=edge, mfc=face)
         ticks, tlabels = [], []
         for i, (c, o) in enumerate(mrows):
             if o is None:
