@@ -6,6 +6,7 @@ pipeline gives the same bytes with and without it (test_workflow.py, test_a_run_
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -159,8 +160,8 @@ def test_a_job_whose_worker_dies_fails_with_a_message_and_is_not_run_again(worke
 
 def test_the_worker_leaves_with_the_process_that_started_it_and_stop_cleans_up(tmp_path):
     starter = subprocess.run(
-        [sys.executable, "-c", "from evsynth.common.warm import Worker\nw = Worker()\nw.start()\n"
-                               "print(w.process.pid, w.folder)"],
+        [sys.executable, "-c", "import os\nfrom evsynth.common.warm import Worker\nw = Worker()\nw.start()\n"
+                               "print(w.process.pid, w.folder, flush=True)\nos._exit(0)"],  # killed: no exit hooks
         capture_output=True, text=True, timeout=60, check=True)
     pid, folder = starter.stdout.split()
     assert _wait_gone(int(pid), 10)  # its Snakemake is gone: it exits by itself, and removes its socket
@@ -176,6 +177,40 @@ def test_the_worker_leaves_with_the_process_that_started_it_and_stop_cleans_up(t
     finally:
         worker.stop()
     assert warm.SOCKET_ENV not in os.environ and not folder.exists()
+
+
+def test_a_launched_worker_is_stopped_when_the_process_that_launched_it_exits(tmp_path):
+    # the Snakefile launches it while Snakemake reads the rules; a run with nothing to do never reaches onsuccess
+    out = tmp_path / "out.txt"
+    with out.open("w") as stdout:  # not a pipe, which the worker's inherited stderr would hold open
+        subprocess.run([sys.executable, "-c", "from evsynth.common.warm import Worker\nw = Worker()\nw.launch()\n"
+                                              "print(w.process.pid, w.folder)"],
+                       stdout=stdout, timeout=60, check=True)
+    pid, folder = out.read_text().split()
+    assert _gone(int(pid)) and not Path(folder).exists()  # at once, not when it notices its parent is gone
+
+
+def test_a_run_with_nothing_to_do_leaves_no_worker(demo_run, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(demo_run, project, symlinks=True)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    log = tmp_path / "run.log"
+    with log.open("w") as out:  # a file, not a pipe: the run returns when Snakemake exits, not when its worker does
+        run = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", "2"], cwd=project, env=env,
+                             stdout=out, stderr=out, timeout=600)
+    assert run.returncode == 0 and "Nothing to be done" in log.read_text(), log.read_text()[-2000:]
+    assert not list(temp.iterdir())  # the worker was launched, and stopped as Snakemake exited
+    workers = [p for p in Path("/proc").glob("[0-9]*") if str(temp) in _cmdline(p)]
+    assert not workers
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def test_a_new_worker_removes_what_killed_runs_left(tmp_path, monkeypatch):
@@ -203,10 +238,26 @@ def test_a_new_worker_removes_what_killed_runs_left(tmp_path, monkeypatch):
 
 def test_the_snakefile_starts_the_worker_only_for_local_runs_without_software_deployment():
     snakefile = (Path(__file__).resolve().parents[1] / "workflow" / "Snakefile").read_text()
+    launch = snakefile[snakefile.index("WARM_WORKER = Worker()"):snakefile.index("onstart:")]
+    for condition in ('config.get("warm_worker", True)', "not workflow.output_settings.dryrun",
+                      "not workflow.remote_exec", "not workflow.deployment_settings.deployment_method",
+                      "usable_cpus() > 1", "WARM_WORKER.launch()"):
+        assert condition in launch, condition
+    assert snakefile.index('configfile: "config/config.yaml"') < snakefile.index("WARM_WORKER.launch()")
     start = snakefile[snakefile.index("onstart:"):snakefile.index("onsuccess:")]
     assert 'config["warm_worker"]' in start and "workflow.local_exec" in start
     assert "workflow.deployment_settings.deployment_method" in start and "WARM_WORKER.start()" in start
+    assert "else:" in start and "WARM_WORKER.stop()" in start  # launched, but the jobs run elsewhere
     for hook in ("onsuccess:", "onerror:"):
         assert "WARM_WORKER.stop()" in snakefile[snakefile.index(hook):].split("\n\n")[0]
     scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
     assert scripts and all("hand_over(snakemake, __file__)" in s.read_text() for s in scripts)
+
+
+def test_the_launch_default_is_the_schemas():
+    # the Snakefile launches the worker before the schema fills in defaults: its default must be the schema's
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "schemas" /
+                             "config.schema.yaml").read_text())
+    assert schema["properties"]["warm_worker"]["default"] is True

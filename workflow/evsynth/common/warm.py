@@ -17,16 +17,21 @@ environment (the Snakefile does not start a worker for ``--sdm``), or a worker o
 this package (the worker refuses the job). A job is never run twice: if the worker dies while it runs, the job
 fails with a message saying so.
 
-The worker lives as long as the Snakemake run: the Snakefile's ``onstart`` starts it, ``onsuccess``/``onerror``
-stop it, and it exits by itself when the Snakemake process that started it is gone. Each fork starts from the
-worker's state right after its imports (the worker runs no job itself), so jobs cannot affect one another;
-``tests/test_workflow.py`` checks that a whole run gives byte-identical results with and without it.
+The worker lives as long as the Snakemake run. The Snakefile launches it as soon as the config is read, so that
+it imports while Snakemake reads the rules and builds the DAG (about half a second on the demo corpus; with one
+CPU it is launched by ``onstart`` instead, as its imports would only slow Snakemake's own). ``onstart`` gives it
+the jobs, or stops it when they run on a cluster or with ``--sdm``; ``onsuccess``/``onerror`` stop it, so does
+Snakemake's exit (a run with nothing to do), and it exits by itself when the Snakemake process that started it is
+gone. Each fork starts from the worker's state right after its imports (the worker runs no job itself), so jobs
+cannot affect one another; ``tests/test_workflow.py`` checks that a whole run gives byte-identical results with
+and without it.
 
 Only the standard library is imported here: the script imports this module before anything heavy.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -44,9 +49,9 @@ from pathlib import Path
 #: Environment variable naming the worker's socket; the jobs of a run inherit it from Snakemake.
 SOCKET_ENV = "EVSYNTH_WARM_SOCKET"
 
-#: What the worker imports, in this order, between jobs (a job that arrives earlier is forked at once and
-#: imports the rest itself). Unpickling the ``snakemake`` object, then what nearly every job uses, then the stages
-#: (each imports pandas, pyarrow and the engine), then drawing and the workbooks.
+#: What the worker imports, in this order, between jobs (a job that arrives is forked once the group being
+#: imported is done, and imports the rest itself). Unpickling the ``snakemake`` object, then what nearly every job
+#: uses, then the stages (each imports pandas, pyarrow and the engine), then drawing, the workbooks and the page.
 WARM_IMPORTS = (
     ("snakemake.iocontainers", "snakemake.logging"),
     ("numpy", "pandas"),
@@ -58,7 +63,7 @@ WARM_IMPORTS = (
     ("matplotlib", "matplotlib.pyplot"),
     ("evsynth.report.forest", "evsynth.report.specification_curve", "evsynth.report.dose_plot",
      "evsynth.report.funnel", "evsynth.report.baujat", "evsynth.appraise.plots", "evsynth.answer.flow"),
-    ("openpyxl", "jinja2"),
+    ("openpyxl", "jinja2", "evsynth.answer.page"),
 )
 
 _HEADER = struct.Struct("!II")  # lengths of the JSON header and of the pickled job
@@ -344,30 +349,47 @@ def _remove_stale_folders(min_age: float = 60.0) -> None:
 
 
 class Worker:
-    """The run's worker process, started by the Snakefile's ``onstart`` and stopped by ``onsuccess``/``onerror``."""
+    """The run's worker process: launched while the Snakefile is parsed (:meth:`launch`), given the jobs by
+    ``onstart`` (:meth:`start`), stopped by ``onsuccess``/``onerror`` or when Snakemake exits (:meth:`stop`)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
         self.folder: str | None = None
+        self._stop_at_exit = False
 
-    def start(self) -> None:
-        """Start the worker and wait (at most 5 s) until it listens; name its socket in ``EVSYNTH_WARM_SOCKET``
-        for the jobs. Without ``fork`` or Unix sockets, or if it does not come up, jobs run as usual."""
+    def launch(self) -> None:
+        """Start the worker process without waiting for it: it imports :data:`WARM_IMPORTS` while Snakemake
+        parses the rules and builds the DAG. Jobs reach it only after :meth:`start`; it is stopped when this
+        process exits, however it exits (a dry run that launched it, a run with nothing to do)."""
         if not hasattr(os, "fork") or not hasattr(socket, "AF_UNIX") or self.process is not None:
             return
         _remove_stale_folders()
         self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)  # mode 0700: only this user can send jobs
-        address = os.path.join(self.folder, "socket")
         self.process = subprocess.Popen(  # noqa: S603 (this Python, this module)
-            [sys.executable, "-m", "evsynth.common.warm", address, str(os.getpid())],
-            stdin=subprocess.DEVNULL)  # in Snakemake's process group, as its jobs: killed with it
+            [sys.executable, "-m", "evsynth.common.warm", self.address, str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # in Snakemake's process group: killed with it
+        if not self._stop_at_exit:
+            atexit.register(self.stop)
+            self._stop_at_exit = True
+
+    @property
+    def address(self) -> str:
+        return os.path.join(self.folder or "", "socket")
+
+    def start(self) -> None:
+        """Launch the worker if :meth:`launch` has not, wait (at most 5 s) until it listens, and name its socket
+        in ``EVSYNTH_WARM_SOCKET`` for the jobs. Without ``fork`` or Unix sockets, or if it does not come up,
+        jobs run as usual."""
+        self.launch()
+        if self.process is None:
+            return
         deadline = time.monotonic() + 5
-        while not os.path.exists(address):
+        while not os.path.exists(self.address):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 return
             time.sleep(0.005)
-        os.environ[SOCKET_ENV] = address
+        os.environ[SOCKET_ENV] = self.address
 
     def stop(self) -> None:
         """Stop the worker and remove its socket; jobs started later run in their own process."""
