@@ -6,7 +6,8 @@
 - ``pipeline.json`` (parts ``interactive`` and ``multiverse``), on a copy of this project (shipped corpus and
   config, quote checks on) in a temporary folder: Snakemake's no-op run, the cold pipeline, the rerun after
   changing one analysis' estimator (one the multiverse includes, one it does not), the forced multiverse
-  (``--forcerun run_multiverse``), and the multiverse computed in one process (every multiverse analysis, the
+  (``--forcerun run_multiverse``; the no-op and the forced multiverse are each the best of three runs, all three
+  recorded), and the multiverse computed in one process (every multiverse analysis, the
   config's grid) beside ``rma_many`` alone on the very datasets it fitted; each as a ratio to its reference;
 - ``scale.json`` (part ``scale``): synthetic corpora of 1x, 4x, 16x, 60x the studies (each study copied under
   new ids ``xa_<id>``, ``xb_<id>``, ...; quote checks off, as for sources without text) run cold, with wall and
@@ -358,7 +359,11 @@ def bench_interactive(work: Path, timeout: float, budget: Budget) -> dict[str, A
         out[key]["edit"] = f"analyses.{analysis}.method: DL"
         config.write_text(saved, encoding="utf-8")
         run(f"{key}-restore", ["-q"])
-    out["forced_multiverse"] = run("forced_multiverse", ["-q", "--forcerun", "run_multiverse"], per_rule=True)
+    # best of three, as the no-op: one run of a few seconds is as noisy as the machine (all three are kept)
+    forced = [run(f"forced_multiverse{i}", ["-q", "--forcerun", "run_multiverse"], per_rule=True) for i in range(3)]
+    out["forced_multiverse"] = min((f for f in forced if "wall_seconds" in f), key=lambda f: f["wall_seconds"],
+                                   default=forced[0])
+    out["forced_multiverse"]["all_wall_seconds"] = [f.get("wall_seconds") for f in forced]
     out["ratios"] = {
         "cold_to_noop": _ratio(out["cold"], out["noop"]),
         "estimator_multiverse_analysis_to_noop": _ratio(out["estimator_multiverse_analysis"], out["noop"]),

@@ -49,9 +49,10 @@ from pathlib import Path
 #: Environment variable naming the worker's socket; the jobs of a run inherit it from Snakemake.
 SOCKET_ENV = "EVSYNTH_WARM_SOCKET"
 
-#: What the worker imports, in this order, between jobs (a job that arrives is forked once the group being
-#: imported is done, and imports the rest itself). Unpickling the ``snakemake`` object, then what nearly every job
-#: uses, then the stages (each imports pandas, pyarrow and the engine), then drawing, the workbooks and the page.
+#: What the worker imports, in this order, one module at a time between jobs (a job that arrives is forked once
+#: the module being imported is in, and imports the rest itself). Unpickling the ``snakemake`` object, then what
+#: nearly every job uses, then the stages (each imports pandas, pyarrow and the engine), then drawing, the
+#: workbooks and the page.
 WARM_IMPORTS = (
     ("snakemake.iocontainers", "snakemake.logging"),
     ("numpy", "pandas"),
@@ -162,7 +163,7 @@ def serve(address: str, parent: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     running: dict[int, socket.socket] = {}  # pid of a job's fork -> its job's connection
-    pending = list(WARM_IMPORTS)
+    pending = [name for group in WARM_IMPORTS for name in group]  # one module at a time: a job waits for one
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while os.getppid() == parent:
@@ -176,11 +177,10 @@ def serve(address: str, parent: int) -> None:
                     _kill(key.data)
             _reap(running, selector)
             if pending and not events:
-                for name in pending.pop(0):
-                    try:
-                        importlib.import_module(name)
-                    except Exception:  # noqa: BLE001 (a job that needs it imports it and reports the error)
-                        pass
+                try:
+                    importlib.import_module(pending.pop(0))
+                except Exception:  # noqa: BLE001 (a job that needs it imports it and reports the error)
+                    pass
     finally:
         for pid in list(running):
             _kill(pid)
