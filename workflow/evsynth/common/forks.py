@@ -30,8 +30,7 @@ def draw_all(drawings: Sequence[Callable[[], object]], processes: int = 1) -> No
     """
     processes = min(processes, len(drawings)) if hasattr(os, "fork") else 1
     if processes <= 1:
-        for draw in drawings:
-            draw()
+        _draw_share(drawings)
         return
     shares = [list(drawings[i::processes]) for i in range(processes)]
     children = [_fork(_draw_share, share) for share in shares[1:]]
@@ -64,8 +63,7 @@ class DrawingProcesses:
     def draw(self, drawings: Sequence[Callable[[], object]]) -> None:
         """Draw every drawing; a drawing that fails fails the call (its traceback on stderr)."""
         if self._pid is None:
-            for draw in drawings:
-                draw()
+            _draw_share(drawings)
             return
         import pickle
 
