@@ -6,8 +6,8 @@
 - ``pipeline.json`` (parts ``interactive`` and ``multiverse``), on a copy of this project (shipped corpus and
   config, quote checks on) in a temporary folder: Snakemake's no-op run, the cold pipeline, the rerun after
   changing one analysis' estimator (one the multiverse includes, one it does not), the forced multiverse
-  (``--forcerun run_multiverse``; the no-op and the forced multiverse are each the best of three runs, all three
-  recorded), and the multiverse computed in one process (every multiverse analysis, the
+  (``--forcerun run_multiverse``; the no-op and the forced multiverse are each the best of three runs, taken in
+  turns, all three recorded), and the multiverse computed in one process (every multiverse analysis, the
   config's grid) beside ``rma_many`` alone on the very datasets it fitted; each as a ratio to its reference;
 - ``scale.json`` (part ``scale``): synthetic corpora of 1x, 4x, 16x, 60x the studies (each study copied under
   new ids ``xa_<id>``, ``xb_<id>``, ...; quote checks off, as for sources without text) run cold, with wall and
@@ -347,9 +347,17 @@ def bench_interactive(work: Path, timeout: float, budget: Budget) -> dict[str, A
     out["cold"] = run("cold", ["-q"], per_rule=True)
     if out["cold"].get("returncode") != 0:
         return out
-    noop = [run(f"noop{i}", ["-q"]) for i in range(3)]
+    # The no-op and the forced multiverse, three times each, taken in turns so that a change of the machine's
+    # speed (it varies by tens of percent over minutes) reaches both; each is the best of its three runs.
+    noop, forced = [], []
+    for i in range(3):
+        noop.append(run(f"noop{i}", ["-q"]))
+        forced.append(run(f"forced_multiverse{i}", ["-q", "--forcerun", "run_multiverse"], per_rule=True))
     out["noop"] = min((n for n in noop if "wall_seconds" in n), key=lambda n: n["wall_seconds"], default=noop[0])
     out["noop"]["all_wall_seconds"] = [n.get("wall_seconds") for n in noop]
+    out["forced_multiverse"] = min((f for f in forced if "wall_seconds" in f), key=lambda f: f["wall_seconds"],
+                                   default=forced[0])
+    out["forced_multiverse"]["all_wall_seconds"] = [f.get("wall_seconds") for f in forced]
     for key, analysis in (("estimator_multiverse_analysis", MULTIVERSE_ANALYSIS),
                           ("estimator_other_analysis", OTHER_ANALYSIS)):
         config = project / "config" / "config.yaml"
@@ -359,11 +367,6 @@ def bench_interactive(work: Path, timeout: float, budget: Budget) -> dict[str, A
         out[key]["edit"] = f"analyses.{analysis}.method: DL"
         config.write_text(saved, encoding="utf-8")
         run(f"{key}-restore", ["-q"])
-    # best of three, as the no-op: one run of a few seconds is as noisy as the machine (all three are kept)
-    forced = [run(f"forced_multiverse{i}", ["-q", "--forcerun", "run_multiverse"], per_rule=True) for i in range(3)]
-    out["forced_multiverse"] = min((f for f in forced if "wall_seconds" in f), key=lambda f: f["wall_seconds"],
-                                   default=forced[0])
-    out["forced_multiverse"]["all_wall_seconds"] = [f.get("wall_seconds") for f in forced]
     out["ratios"] = {
         "cold_to_noop": _ratio(out["cold"], out["noop"]),
         "estimator_multiverse_analysis_to_noop": _ratio(out["estimator_multiverse_analysis"], out["noop"]),
