@@ -185,7 +185,7 @@ def serve(address: str, parent: int) -> None:
         for pid in list(running):
             _kill(pid)
         listener.close()
-        _remove_folder(os.path.dirname(address))  # its socket, and the folder Worker.start made for it
+        _remove_folder(os.path.dirname(address))  # its socket, and the folder Worker.launch made for it
 
 
 def _accept(listener, selector, running, identity) -> None:
