@@ -179,6 +179,38 @@ def test_the_worker_leaves_with_the_process_that_started_it_and_stop_cleans_up(t
     assert warm.SOCKET_ENV not in os.environ and not folder.exists()
 
 
+def test_stop_ends_the_worker_even_where_its_sigterm_exception_is_swallowed(tmp_path):
+    # Found by stopping workers at random moments of their imports: the SIGTERM's SystemExit, raised in a weakref
+    # callback of the import machinery (or under a library's bare except), was swallowed, the worker went on,
+    # and the run's exit waited Worker.stop's 10 s. A module whose import swallows it stands for those places.
+    (tmp_path / "swallows.py").write_text(textwrap.dedent(f'''
+        import time
+        try:
+            open({str(tmp_path / "importing")!r}, "w").close()
+            time.sleep(30)
+        except BaseException:
+            pass
+    '''))
+    folder = tmp_path / "worker"
+    folder.mkdir()
+    script = ("import os, sys\nfrom evsynth.common import warm\n"
+              "warm.WARM_IMPORTS = (('swallows',),) + warm.WARM_IMPORTS\n"
+              f"sys.exit(warm.main([{str(folder / 'socket')!r}, str(os.getppid())]))")
+    worker = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(
+        tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "importing").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (tmp_path / "importing").exists()
+        worker.terminate()
+        assert worker.wait(timeout=5) == 0  # not after its parent (this test) has gone
+    finally:
+        worker.kill()
+        worker.wait()
+    assert not folder.exists()  # and it cleaned up as it left
+
+
 def test_a_launched_worker_is_stopped_when_the_process_that_launched_it_exits(tmp_path):
     # the Snakefile launches it while Snakemake reads the rules; a run with nothing to do never reaches onsuccess
     out = tmp_path / "out.txt"

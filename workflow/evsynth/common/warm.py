@@ -164,9 +164,18 @@ def serve(address: str, parent: int) -> None:
     selector.register(listener, selectors.EVENT_READ)
     running: dict[int, socket.socket] = {}  # pid of a job's fork -> its job's connection
     pending = [name for group in WARM_IMPORTS for name in group]  # one module at a time: a job waits for one
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stopping: list[int] = []
+
+    def stop(signum, frame):  # Worker.stop's SIGTERM
+        stopping.append(signum)
+        raise SystemExit(0)
+
+    # Where the SystemExit is raised decides whether it ends the loop: raised in a weakref callback of the import
+    # machinery, or in a library's bare ``except:``, it is swallowed and the loop would go on until Snakemake has
+    # exited (and Worker.stop waited 10 s for it). So the loop also looks at ``stopping``.
+    signal.signal(signal.SIGTERM, stop)
     try:
-        while os.getppid() == parent:
+        while not stopping and os.getppid() == parent:
             timeout = 0 if pending else (0.01 if running else 0.5)
             events = selector.select(timeout)
             for key, _ in events:
