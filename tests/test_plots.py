@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,8 @@ def test_specification_curve(tmp_path):
     assert "1 specification leaves no study with data" in text
     for word in ("estimator", "REML", "knha", "0.5", "CI excludes the null", "pre-specified"):
         assert word in text
+    svg = Path(written[1]).read_text()
+    assert 'id="ytick_1"' in svg and 'id="xtick_' not in svg  # the columns carry no ticks, not even invisible ones
     # ratio scale and nothing converged
     written = specification_curve(mv.assign(converged=False, k=3), [tmp_path / "none.svg"], title="x",
                                   effect_label="RR", choice_columns=["estimator"], transform="exp")

@@ -221,6 +221,7 @@ def specification_curve(
         ax = fig.add_axes((left / fig_w, (foot_h + 0.1 + mat_h + gap) / fig_h, plot_w / fig_w, top_h / fig_h))
         axm = fig.add_axes((left / fig_w, (foot_h + 0.1) / fig_h, plot_w / fig_w, mat_h / fig_h), sharex=ax)
         xs = np.arange(n)
+        ax.xaxis.set_major_locator(NullLocator())  # the columns have no x ticks; shared with the dot matrix
         ax.set_xlim(-0.5 - 0.01 * n, max(n, 1) - 0.5 + 0.01 * n)
         ms = float(min(6.0, max(1.5, 0.6 * plot_w * 72 / max(n, 1))))
         lw = float(min(1.2, max(0.4, 0.25 * plot_w * 72 / max(n, 1))))
