@@ -181,15 +181,19 @@ def _positive(texts: pd.Series, bound: str, units: Mapping | None) -> pd.Series:
 
 
 def _primary_first(rows: pd.DataFrame, studies: Mapping, study: str) -> pd.DataFrame:
-    """Rows from primary sources first (study.yaml ``sources``), then by line."""
+    """Rows from primary sources first (study.yaml ``sources``), then by line (rows without a line last, as
+    pandas sorts NaN); rows that tie keep their order. Sorted in Python: these are a group's few rows, and a
+    pandas sort per study and group was most of the cost of :func:`followup`."""
     from evsynth.common.vocabulary import PRIMARY_SOURCE_KINDS
 
     sources = (studies.get(study) or {}).get("sources") or {}
-    kind = rows["source"].map(lambda s: (sources.get(s) or {}).get("kind", "")) if "source" in rows else ""
-    prim = kind.isin(PRIMARY_SOURCE_KINDS) if isinstance(kind, pd.Series) else False
-    line = pd.to_numeric(rows["line"], errors="coerce") if "line" in rows else 0
-    return rows.assign(_prim=prim, _line=line).sort_values(["_prim", "_line"], ascending=[False, True],
-                                                            kind="stable").drop(columns=["_prim", "_line"])
+    n = len(rows)
+    prim = ([(sources.get(s) or {}).get("kind", "") in PRIMARY_SOURCE_KINDS for s in rows["source"].tolist()]
+            if "source" in rows else [False] * n)
+    line = (pd.to_numeric(rows["line"], errors="coerce").tolist() if "line" in rows else [0.0] * n)
+    order = sorted(range(n), key=lambda i: (not prim[i], math.isnan(line[i]), 0.0 if math.isnan(line[i])
+                                            else line[i]))
+    return rows if order == list(range(n)) else rows.iloc[order]
 
 
 def followup(studies: Mapping[str, dict], tables: Mapping[str, pd.DataFrame], study: str, group: str | None = None,
