@@ -315,6 +315,15 @@ def timed_run(project: Path, args: list[str], timeout: float, name: str, per_rul
     return res
 
 
+def _best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of ``runs`` that finished (return code 0), with every run's wall time in ``all_wall_seconds``;
+    the first run when none finished (its error, time-out or skip is then what the ratios report)."""
+    done = [r for r in runs if r.get("returncode") == 0 and "wall_seconds" in r]
+    best = dict(min(done, key=lambda r: r["wall_seconds"], default=runs[0]))
+    best["all_wall_seconds"] = [r.get("wall_seconds") for r in runs]
+    return best
+
+
 def _ratio(a: dict | None, b: dict | None, key: str = "wall_seconds") -> float | None:
     if not a or not b or a.get("skipped") or b.get("skipped") or a.get("timed_out") or b.get("timed_out"):
         return None
@@ -355,17 +364,14 @@ def bench_interactive(work: Path, timeout: float, budget: Budget) -> dict[str, A
 
     def another_cold(i: int) -> None:
         colds.append(run(f"cold{i}", ["-q"], per_rule=True, where=make_project(work / f"interactive-cold{i}")))
+
     # The no-op and the forced multiverse, three times each, taken in turns so that a change of the machine's
     # speed (it varies by tens of percent over minutes) reaches both; each is the best of its three runs.
     noop, forced = [], []
     for i in range(3):
         noop.append(run(f"noop{i}", ["-q"]))
         forced.append(run(f"forced_multiverse{i}", ["-q", "--forcerun", "run_multiverse"], per_rule=True))
-    out["noop"] = min((n for n in noop if "wall_seconds" in n), key=lambda n: n["wall_seconds"], default=noop[0])
-    out["noop"]["all_wall_seconds"] = [n.get("wall_seconds") for n in noop]
-    out["forced_multiverse"] = min((f for f in forced if "wall_seconds" in f), key=lambda f: f["wall_seconds"],
-                                   default=forced[0])
-    out["forced_multiverse"]["all_wall_seconds"] = [f.get("wall_seconds") for f in forced]
+    out["noop"], out["forced_multiverse"] = _best_of(noop), _best_of(forced)
     another_cold(1)
     for key, analysis in (("estimator_multiverse_analysis", MULTIVERSE_ANALYSIS),
                           ("estimator_other_analysis", OTHER_ANALYSIS)):
@@ -377,9 +383,7 @@ def bench_interactive(work: Path, timeout: float, budget: Budget) -> dict[str, A
         config.write_text(saved, encoding="utf-8")
         run(f"{key}-restore", ["-q"])
     another_cold(2)
-    ok = [c for c in colds if c.get("returncode") == 0 and "wall_seconds" in c]
-    out["cold"] = min(ok, key=lambda c: c["wall_seconds"], default=colds[-1])
-    out["cold"]["all_wall_seconds"] = [c.get("wall_seconds") for c in colds]
+    out["cold"] = _best_of(colds)
     out["ratios"] = {
         "cold_to_noop": _ratio(out["cold"], out["noop"]),
         "estimator_multiverse_analysis_to_noop": _ratio(out["estimator_multiverse_analysis"], out["noop"]),
