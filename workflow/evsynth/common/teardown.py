@@ -2,7 +2,7 @@
 
 When a Python process ends, the interpreter clears its modules and runs full cyclic garbage collections over every
 object still alive: pandas, pyarrow, matplotlib, and in the Snakemake process the rules and the DAG. Measured on
-this project, that teardown took 0.33-0.50 s of each Snakemake run (a no-op run takes about 1.9 s), and 0.18-0.26 s
+this project, that teardown took 0.33-0.50 s of each Snakemake run (of about 1.9 s for a no-op run), and 0.18-0.26 s
 of a job that runs in its own Python with pandas and matplotlib loaded. :func:`skip_final_collection` makes it
 0.03-0.05 s: at exit it moves every live object to the permanent generation (:func:`gc.freeze`), which those
 collections do not scan.
@@ -13,7 +13,8 @@ cleared. What no longer happens: the collection of reference cycles still alive 
 Python does not promise to run at exit anyway. The package closes the files it writes itself (``with`` blocks;
 :func:`evsynth.common.io.step` closes the job's log), so nothing it writes waits for a finalizer.
 
-Only the standard library is imported here: the Snakefile and every job call it before anything heavy.
+Only the standard library is imported here: the Snakefile imports it before its rules load pandas; a job asks
+for it when its script enters :func:`~evsynth.common.io.step`.
 """
 
 from __future__ import annotations
