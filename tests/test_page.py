@@ -117,6 +117,24 @@ def test_dictionary_flags_an_undescribed_column():
     assert (d.loc[d["table"].eq("pooled.csv"), "description"] != NOT_DESCRIBED).all()
 
 
+def test_the_dictionary_reads_the_header_pandas_reads(tmp_path):
+    """csv_header (the data dictionary's reader) gives the column names pandas gives for what write_csv writes,
+    names with commas, quotes, line breaks, formula-like starts and non-ASCII included, except that an unnamed
+    column stays unnamed (pandas calls it 'Unnamed: 7'); an empty file has no columns."""
+    import pandas as pd
+
+    from evsynth.common.io import csv_header, write_csv
+
+    names = ["study", "n, randomized", 'the "main" fit', "line\nbreak", "=not a formula", "I² (%)", "Δ SLEDAI", ""]
+    write_csv(pd.DataFrame([[1, 2, 3, 4, 5, 6, 7, 8]], columns=names), tmp_path / "t.csv")
+    assert csv_header(tmp_path / "t.csv") == names
+    assert list(pd.read_csv(tmp_path / "t.csv", nrows=0).columns) == names[:-1] + ["Unnamed: 7"]
+    write_csv(pd.DataFrame(columns=["a", "b"]), tmp_path / "empty_rows.csv")
+    assert csv_header(tmp_path / "empty_rows.csv") == ["a", "b"]
+    (tmp_path / "nothing.csv").write_text("")
+    assert csv_header(tmp_path / "nothing.csv") == []
+
+
 def test_tables_read_back_without_the_spreadsheet_guard(tmp_path):
     """A text cell such as '-8.63 SLEDAI points' is written with a guarding apostrophe (CSV injection) but
     shown on the page as the value itself; plain numbers and ordinary text are untouched."""

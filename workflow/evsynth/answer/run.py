@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evsynth.common.io import CAVEAT, load_saved_studies, read_table, write_csv, write_markdown
+from evsynth.common.io import CAVEAT, csv_header, load_saved_studies, read_table, write_csv, write_markdown
 
 
 def run_summarize_findings(input, output, params, wildcards=None) -> None:
@@ -55,12 +55,12 @@ def run_tabulate_flow(input, output, params=None, wildcards=None) -> None:
 
 
 def describe_columns(tables, output) -> None:
-    """The data dictionary: each result table's header (``tables``: their paths) is read and each column
+    """The data dictionary: each result table's header (``tables``: their paths; :func:`csv_header`) is read and each column
     described (:func:`evsynth.answer.dictionary.data_dictionary`); the dictionary describes itself too.
     Written to output.dictionary (CSV) and output.dictionary_md."""
     from evsynth.answer.dictionary import DICTIONARY_COLUMNS, data_dictionary
 
-    headers = {Path(p).name: list(pd.read_csv(p, nrows=0).columns) for p in tables}
+    headers = {Path(p).name: csv_header(p) for p in tables}
     headers[Path(output.dictionary).name] = DICTIONARY_COLUMNS
     table = data_dictionary(headers)
     write_csv(table, output.dictionary)
