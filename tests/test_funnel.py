@@ -3,6 +3,7 @@ test results in its footer; with fewer studies nothing is drawn and pooled.csv s
 
 import numpy as np
 
+from evsynth.common.measures import MEASURES
 from evsynth.pool.analysis import run_analysis
 from evsynth.pool.run import draw_funnel
 from test_pooling_rules import Builder, _spec
@@ -27,6 +28,7 @@ def test_ten_studies_draw_a_funnel_with_egger_and_trim_and_fill(tmp_path):
     svg = (tmp_path / "funnel" / "funnel.svg").read_text()
     assert (tmp_path / "funnel" / "funnel.png").read_bytes().startswith(b"\x89PNG")
     assert "Egger's test z = " in svg and "trim-and-fill (L0)" in svg and "Standard error" in svg
+    assert "Mean change from baseline (analysis scale)" in svg
     egger = out["pooled"].set_index("variant").loc["Egger's regression test"]
     assert egger["message"] in svg  # the footer is pooled.csv's row, not a recomputation
 
@@ -41,3 +43,12 @@ def test_fewer_than_ten_studies_draw_nothing_and_say_why(tmp_path):
     rows = out["pooled"].set_index("variant")
     for variant in ("Egger's regression test", "trim-and-fill"):
         assert rows.loc[variant, "message"].startswith("not assessable: k = 9 < 10 studies")
+
+
+def test_the_funnel_axis_names_the_scale_each_measure_is_pooled_on():
+    """From the measure registry, for every effect an analysis may declare (a proportion pooled as PR, PFT or an
+    RD was labelled with its bare code before)."""
+    assert {code: m.analysis_label for code, m in MEASURES.items()} == {
+        "MC": "Mean change from baseline", "MD": "Mean difference", "PLO": "Logit proportion", "PR": "Proportion",
+        "PFT": "Freeman-Tukey transformed proportion", "OR": "Log odds ratio", "RR": "Log risk ratio",
+        "RD": "Risk difference"}

@@ -18,7 +18,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Measure:
     code: str
-    label: str  # axis label of the forest plot
+    label: str  # the measure on its natural scale (the analysis scale's name: :attr:`analysis_label`)
     scale: str  # back-transform to the natural scale: identity, exp, ilogit, ipft (pooled.csv ``scale``)
     null: float | None  # no-effect value on the analysis scale; None: no null line
     paired: bool  # MSC arm vs comparator arm (else MSC arms alone)
@@ -44,6 +44,13 @@ class Measure:
         return self.scale == "exp"
 
     @property
+    def analysis_label(self) -> str:
+        """The measure on the scale it is pooled on (a funnel plot's axis): log ratios, logit or Freeman-Tukey
+        proportions, the others as they are."""
+        prefix = {"exp": "Log ", "ilogit": "Logit ", "ipft": "Freeman-Tukey transformed "}.get(self.scale)
+        return self.label if prefix is None else prefix + self.label.lower()
+
+    @property
     def plot_transform(self) -> str | None:
         """The forest plot's ``transform`` (:mod:`evsynth.report.axes`)."""
         return None if self.scale == "identity" else self.scale
@@ -51,7 +58,7 @@ class Measure:
 
 MEASURES: dict[str, Measure] = {m.code: m for m in (
     Measure("MC", "Mean change from baseline", "identity", 0.0, paired=False, binary=False),
-    Measure("MD", "Mean difference (MSC - comparator)", "identity", 0.0, paired=True, binary=False),
+    Measure("MD", "Mean difference", "identity", 0.0, paired=True, binary=False),
     Measure("PLO", "Proportion", "ilogit", None, paired=False, binary=True),
     Measure("PR", "Proportion", "identity", None, paired=False, binary=True),
     Measure("PFT", "Proportion", "ipft", None, paired=False, binary=True),

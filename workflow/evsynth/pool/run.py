@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from evsynth.common.io import CAVEAT, load_saved_records, write_csv, write_markdown
+from evsynth.common.measures import measure
 from evsynth.pool.analysis import run_analysis
 from evsynth.pool.datasets import Corpus
 from evsynth.pool.multiverse import combine_multiverse, multiverse
@@ -90,10 +91,9 @@ def draw_funnel(funnel: dict, folder: str, spec: dict, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if not funnel:
         return
-    label = {"PLO": "Logit proportion", "MC": "Mean change from baseline", "MD": "Mean difference",
-             "OR": "Log odds ratio", "RR": "Log risk ratio"}.get(spec["effect"].upper(), spec["effect"])
     funnel_plot(funnel["yi"], funnel["vi"], funnel["estimate"], [folder / "funnel.png", folder / "funnel.svg"],
-                title=f"{spec.get('title', name)}: funnel plot", effect_label=f"{label} (analysis scale)",
+                title=f"{spec.get('title', name)}: funnel plot",
+                effect_label=f"{measure(spec['effect']).analysis_label} (analysis scale)",
                 filled_yi=funnel["filled_yi"], filled_vi=funnel["filled_vi"], notes=funnel["notes"],
                 level=funnel["level"])
 
