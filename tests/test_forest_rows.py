@@ -1,6 +1,8 @@
 """What the forest plot prints per study: citation labels, each arm's data, exact proportions, timepoint, risk
 of bias, subgroup diamonds and the test between them, favours labels, one number of decimals, a GLMM footer."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,22 @@ def test_favours_follow_the_outcomes_direction(effect, direction, expected):
 def test_axis_says_scale_unit_and_direction(effect, direction, needle):
     assert needle in axis_label(effect, "g/24h", direction)
     assert "(g/24h)" in axis_label("MC", "g/24h", "lower_better")
+
+
+def test_every_place_that_names_an_effect_takes_the_registry_s_words():
+    """The forest plot's axis and captions (page and Snakemake report), the specification curve's axis, the funnel's
+    axis and the summary of findings name each measure as the registry does (evsynth.common.measures), so they
+    cannot drift apart again (they said 'MSC vs comparator' in one place, 'MSC vs placebo' in four)."""
+    from evsynth.common.measures import MEASURES, measure
+    from evsynth.report.forest_rows import scale_shown
+    from evsynth.report.specification_curve import pooled_label
+
+    for code, m in MEASURES.items():
+        assert axis_label(code).startswith(m.words[:1].upper() + m.words[1:]), code
+        assert scale_shown(code).startswith(m.words), code
+        assert pooled_label(code).startswith(f"Pooled {m.label.lower()}"), code
+        assert ("placebo" in m.words) == m.paired and "comparator" not in m.words, code
+    assert measure("OR").words == "odds ratio, MSC vs placebo" and measure("MD").words == "mean difference, MSC minus placebo"
+    assert measure("PFT").words == "proportion of MSC-treated patients" and pooled_label("PLO") == "Pooled proportion"
+    caption = (Path(__file__).resolve().parents[1] / "workflow" / "report" / "forest.rst").read_text(encoding="utf-8")
+    assert "Scale shown: {{ snakemake.params.scale }}." in caption and "placebo" not in caption

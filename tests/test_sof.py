@@ -77,6 +77,12 @@ def test_one_row_per_outcome_and_population_target_first(corpus):
     assert list(t["role"]) == ["asked about", "beside", "asked about", "beside"]
 
 
+def test_the_scale_names_the_measure_as_the_registry_does(corpus):
+    t = _sof(corpus)
+    assert set(t.loc[t["outcome"].eq("disease activity"), "scale"]) == {"mean change from baseline (points)"}
+    assert set(t.loc[t["outcome"].eq("remission"), "scale"]) == {"proportion of MSC-treated patients"}
+
+
 def test_population_rows_use_their_subgroup_fit(corpus):
     t = _sof(corpus).set_index(["outcome", "population"])
     assert t.loc[("disease activity", "pediatric"), "estimate"] == -7.0

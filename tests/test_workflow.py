@@ -135,6 +135,7 @@ def test_the_html_report_of_the_readme_builds_from_a_finished_run(demo_run, tmp_
     html = (run / "results" / "report.html").read_text(encoding="utf-8")
     assert "Specification curve of one analysis of the multiverse" in html
     assert "Risk-of-bias plots in the style of robvis" in html
+    assert "Scale shown: mean change from baseline in the outcome" in html  # forest.rst, from scale_shown
 
 
 def test_compare_to_reports_what_changed_since_a_previous_run_and_why(demo_run, tmp_path):

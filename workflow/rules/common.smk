@@ -13,6 +13,7 @@ from evsynth.common.config import (
 )
 from evsynth.common.io import output_folder_problem
 from evsynth.ingest.records import TABLES
+from evsynth.report.forest_rows import scale_shown
 
 
 # A config problem names config/config.yaml (or --configfile/--config), line, key, value and allowed values.
@@ -99,6 +100,13 @@ def get_vocabulary_files():
 def get_analysis_spec(wildcards):
     """The analysis' config with defaults filled in: a params value, so editing it reruns only it."""
     return analysis_spec(config, wildcards.analysis)
+
+
+def get_scale_shown(wildcards):
+    """What the analysis' forest plot shows, in words (its caption in the Snakemake report, report/forest.rst;
+    the evidence page's caption says the same): evsynth.report.forest_rows.scale_shown.
+    """
+    return scale_shown(analysis_spec(config, wildcards.analysis)["effect"])
 
 
 def get_analysis_specs():

@@ -32,6 +32,7 @@ rule pool_analysis:
         ),
     params:
         spec=get_analysis_spec,
+        scale=get_scale_shown,
     priority: 1
     resources:
         mem_mb=1500,

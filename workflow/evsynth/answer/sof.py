@@ -33,12 +33,6 @@ SOF_COLUMNS = [
 SHOWN_COLUMNS = ["outcome", "population", "k", "patients", "designs", "effect_text", "controlled_contrast",
                  "comparator_change", "certainty", "statement"]
 
-SCALES = {
-    "MC": "mean change from baseline", "MD": "mean difference, MSC minus comparator",
-    "PLO": "proportion of MSC-treated patients", "PR": "proportion of MSC-treated patients",
-    "PFT": "proportion of MSC-treated patients", "OR": "odds ratio, MSC vs comparator",
-    "RR": "risk ratio, MSC vs comparator", "RD": "risk difference, MSC minus comparator",
-}
 STUDY_ROW_COLUMNS = ["analysis", "study", "group", "measure", "population", "design", "yi", "n", "events1",
                      "weight", "n1", "n2", "events2"]
 _FILTERED = r"(conditions|design|population|systematic review|cell_source|route|donor|no usable)\b"
@@ -239,7 +233,7 @@ def evidence_rows(pooled: pd.DataFrame, studies_rows: pd.DataFrame, bias: pd.Ser
                 "studies": ";".join(sorted(set(rows["study"]))), "patients": float(patients),
                 "events": float(events), "designs": ";".join(sorted(set(rows["design"]))), "effect": effect,
                 "design_counts": _designs(rows) if k else "",
-                "scale": SCALES.get(effect, effect) + (f" ({spec['unit']})" if spec.get("unit") else ""),
+                "scale": measure(effect).words + (f" ({spec['unit']})" if spec.get("unit") else ""),
                 **est, "i2": float(fit["i2"]) if fit is not None else np.nan,
                 "effect_text": _counts(effect, events, patients) + effect_text(
                     effect, est["estimate"], est["ci_lb"], est["ci_ub"], est["pi_lb"], est["pi_ub"], spec.get("unit")),

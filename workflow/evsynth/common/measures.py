@@ -5,7 +5,9 @@ ratios: :func:`codes`).
 Each :class:`Measure` says on which scale it is pooled, how it goes back to the natural scale (by the
 engine's :func:`evsynth.stats.effects.backtransform`), how its axis is labelled, where its null line is
 (None: no null for a single-arm proportion) and whether it compares an MSC arm with a comparator arm
-(``paired``) or describes MSC arms alone.
+(``paired``) or describes MSC arms alone. What it is called is said here too (:attr:`Measure.words`,
+:attr:`Measure.analysis_label`): the forest plots' axes and captions, the specification curves, the funnel plots
+and the summary of findings take their wording from it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,18 @@ class Measure:
     def ratio(self) -> bool:
         """Pooled on the log scale and shown as a ratio (null 1 on the natural scale): OR, RR."""
         return self.scale == "exp"
+
+    @property
+    def words(self) -> str:
+        """The measure in running text, on the natural scale and with what a paired measure compares: 'mean
+        change from baseline', 'odds ratio, MSC vs placebo'. A paired measure's comparator arms are the placebo
+        arms (:func:`evsynth.pool.datasets.msc_arms`)."""
+        if self.proportion:
+            return "proportion of MSC-treated patients"
+        name = self.label.lower()
+        if not self.paired:
+            return name
+        return f"{name}, MSC vs placebo" if self.ratio else f"{name}, MSC minus placebo"
 
     @property
     def analysis_label(self) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.appraise.overall import CATEGORY
-from evsynth.common.measures import codes
+from evsynth.common.measures import codes, measure
 
 __all__ = ["ForestInput", "forest_rows", "study_label", "axis_label", "favours_labels", "overall_risk_of_bias",
            "scale_shown"]
@@ -87,34 +87,37 @@ def _timepoint(tp) -> str:
 
 
 def axis_label(effect: str, unit: str = "", direction: str = "") -> str:
-    """The x-axis label: measure, unit and which way is which."""
-    effect = effect.upper()
+    """The x-axis label: the measure as the registry words it (:attr:`~evsynth.common.measures.Measure.words`),
+    the unit and which way is which."""
+    m = measure(effect)
+    name = m.words[:1].upper() + m.words[1:]
     u = f" ({unit})" if unit and unit not in ("patients", "nan", "rr") else ""
-    if effect == "MC":
+    if m.code == "MC":
         side = {"lower_better": "; < 0: lower after MSC", "higher_better": "; > 0: higher after MSC"}.get(direction, "")
-        return f"Mean change from baseline{u}{side}"
-    if effect == "MD":
-        return f"Mean difference, MSC minus placebo{u}; < 0: lower with MSC"
-    if effect in PROPORTIONS:
-        return "Proportion of MSC-treated patients (observed, exact 95% CI per study)"
-    if effect in ("OR", "RR"):
-        name = "Odds ratio" if effect == "OR" else "Risk ratio"
-        return f"{name}, MSC vs placebo (log scale); > 1: more patients with the outcome on MSC"
-    return "Risk difference, MSC minus placebo; > 0: more patients with the outcome on MSC"
+        return f"{name}{u}{side}"
+    if m.code == "MD":
+        return f"{name}{u}; < 0: lower with MSC"
+    if m.proportion:
+        return f"{name} (observed, exact 95% CI per study)"
+    if m.ratio:
+        return f"{name} (log scale); > 1: more patients with the outcome on MSC"
+    return f"{name}; > 0: more patients with the outcome on MSC"
 
 
 def scale_shown(effect: str) -> str:
-    """The scale a forest plot of ``effect`` draws, in words (captions on the evidence page)."""
-    effect = effect.upper()
-    if effect in PROPORTIONS:
-        return ("proportion of MSC-treated patients, 0 to 1, no null line; each study its observed proportion "
-                "with an exact (Clopper-Pearson) 95% CI, the pooled value and prediction interval the model's, "
-                "back-transformed")
-    return {"MC": "mean change from baseline in the outcome's units; 0 is no change",
-            "MD": "mean difference, MSC minus placebo, in the outcome's units; 0 is no difference",
-            "OR": "odds ratio, MSC vs placebo, on a log axis; 1 is no difference",
-            "RR": "risk ratio, MSC vs placebo, on a log axis; 1 is no difference",
-            "RD": "risk difference, MSC minus placebo; 0 is no difference"}.get(effect, effect)
+    """The scale a forest plot of ``effect`` draws, in words (captions on the evidence page and in the
+    Snakemake report, ``workflow/report/forest.rst``)."""
+    m = measure(effect)
+    if m.proportion:
+        return (f"{m.words}, 0 to 1, no null line; each study its observed proportion with an exact "
+                "(Clopper-Pearson) 95% CI, the pooled value and prediction interval the model's, back-transformed")
+    if m.ratio:
+        return f"{m.words}, on a log axis; 1 is no difference"
+    if m.code == "MC":
+        return f"{m.words} in the outcome's units; 0 is no change"
+    if m.code == "MD":
+        return f"{m.words}, in the outcome's units; 0 is no difference"
+    return f"{m.words}; 0 is no difference"
 
 
 def favours_labels(effect: str, direction: str) -> tuple[str, str] | None:

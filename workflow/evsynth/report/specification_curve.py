@@ -74,12 +74,10 @@ def null_for(effect: str) -> tuple[str | None, float | None]:
 
 
 def pooled_label(effect: str) -> str:
-    """The y-axis label of a specification curve: what the estimates are, on the scale drawn."""
-    effect = str(effect).upper()
-    return {"MC": "Pooled mean change from baseline", "MD": "Pooled mean difference, MSC minus placebo",
-            "SMD": "Pooled standardized mean difference", "RD": "Pooled risk difference",
-            "OR": "Pooled odds ratio (log scale)", "RR": "Pooled risk ratio (log scale)",
-            }.get(effect, "Pooled proportion" if effect in ("PLO", "PR", "PFT", "PAS") else "Pooled estimate")
+    """The y-axis label of a specification curve: what the estimates are, on the scale drawn (the registry's
+    short name; the curve's title names the outcome and what is compared)."""
+    m = measure(effect)
+    return f"Pooled {m.label.lower()}" + (" (log scale)" if m.ratio else "")
 
 
 def specification_status(mv: pd.DataFrame) -> pd.Series:
