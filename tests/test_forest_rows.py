@@ -148,7 +148,8 @@ def test_every_place_that_names_an_effect_takes_the_registry_s_words():
         assert scale_shown(code).startswith(m.words), code
         assert pooled_label(code).startswith(f"Pooled {m.label.lower()}"), code
         assert ("placebo" in m.words) == m.paired and "comparator" not in m.words, code
-    assert measure("OR").words == "odds ratio, MSC vs placebo" and measure("MD").words == "mean difference, MSC minus placebo"
+    assert measure("OR").words == "odds ratio, MSC vs placebo"
+    assert measure("MD").words == "mean difference, MSC minus placebo"
     assert measure("PFT").words == "proportion of MSC-treated patients" and pooled_label("PLO") == "Pooled proportion"
     caption = (Path(__file__).resolve().parents[1] / "workflow" / "report" / "forest.rst").read_text(encoding="utf-8")
     assert "Scale shown: {{ snakemake.params.scale }}." in caption and "placebo" not in caption

@@ -103,8 +103,10 @@ def figure(png: str | Path, title: str, caption: str, page_dir: Path) -> dict:
 
 #: The page's template, compiled when this module is imported (0.04 s): the run's warm worker imports it
 #: (evsynth.common.warm), so the page's job, a fork of the worker, renders without compiling it again.
-_TEMPLATE = Environment(loader=PackageLoader("evsynth", "answer/templates"), autoescape=select_autoescape(["html", "j2"]),
-                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True).get_template("evidence.html.j2")
+_TEMPLATE = Environment(
+    loader=PackageLoader("evsynth", "answer/templates"), autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+    lstrip_blocks=True, keep_trailing_newline=True,
+).get_template("evidence.html.j2")
 
 
 def render_page(context: dict) -> str:

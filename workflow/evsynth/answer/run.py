@@ -55,8 +55,8 @@ def run_tabulate_flow(input, output, params=None, wildcards=None) -> None:
 
 
 def describe_columns(tables, output) -> None:
-    """The data dictionary: each result table's header (``tables``: their paths; :func:`csv_header`) is read and each column
-    described (:func:`evsynth.answer.dictionary.data_dictionary`); the dictionary describes itself too.
+    """The data dictionary: each result table's header (``tables``: their paths; read by :func:`csv_header`) and
+    each column described (:func:`evsynth.answer.dictionary.data_dictionary`); the dictionary describes itself too.
     Written to output.dictionary (CSV) and output.dictionary_md."""
     from evsynth.answer.dictionary import DICTIONARY_COLUMNS, data_dictionary
 
